@@ -1,0 +1,52 @@
+package io.qjournal.qcow2;
+
+/** How to open an image. Defaults: read-only, QEMU-compatible locking on. */
+public final class OpenOptions {
+    boolean writable;
+    boolean lock = true;
+    long l2CacheBytes = 1L << 20;
+    long refcountCacheBytes = 256L << 10;
+    boolean openBacking = true;
+    boolean repairDirty = true;
+
+    public static OpenOptions readOnly() {
+        return new OpenOptions();
+    }
+
+    public static OpenOptions readWrite() {
+        return new OpenOptions().writable(true);
+    }
+
+    public OpenOptions writable(boolean v) {
+        writable = v;
+        return this;
+    }
+
+    /** false = like qemu-img's -U (force share): take no image locks. */
+    public OpenOptions lock(boolean v) {
+        lock = v;
+        return this;
+    }
+
+    /** Bound of the L2 table cache in bytes (QEMU's l2-cache-size). */
+    public OpenOptions l2CacheBytes(long v) {
+        l2CacheBytes = v;
+        return this;
+    }
+
+    /** Bound of the refcount block cache in bytes (QEMU's refcount-cache-size). */
+    public OpenOptions refcountCacheBytes(long v) {
+        refcountCacheBytes = v;
+        return this;
+    }
+
+    /** false = do not open the backing chain (info, check, map of one layer). */
+    public OpenOptions openBacking(boolean v) {
+        openBacking = v;
+        return this;
+    }
+
+    public boolean isWritable() {
+        return writable;
+    }
+}
