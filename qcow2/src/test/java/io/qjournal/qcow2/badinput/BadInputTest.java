@@ -1,0 +1,146 @@
+package io.qjournal.qcow2.badinput;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.qjournal.qcow2.OpenOptions;
+import io.qjournal.qcow2.Qcow2Exception;
+import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.badinput.BadImageCatalog.Case;
+import io.qjournal.qcow2.badinput.BadImageCatalog.Outcome;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Opens every image of {@link BadImageCatalog} read-only and read-write and reads the whole
+ * disk: the engine must either accept it cleanly (where QEMU does) or refuse it with one clear
+ * Qcow2Exception line naming the file and the problem. Never another exception type, a hang,
+ * an OutOfMemoryError, or a modified file.
+ */
+class BadInputTest {
+    private static final Duration LIMIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    static List<Case> cases() {
+        return BadImageCatalog.all();
+    }
+
+    @Test
+    void catalogIsLargeEnough() {
+        List<Case> all = cases();
+        assertTrue(all.size() >= 40, "catalog has only " + all.size() + " cases");
+        assertEquals(all.size(), all.stream().map(Case::name).distinct().count(), "case names must be unique");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void openAndReadEverything(Case c) throws Exception {
+        Path file = dir.resolve("bad-" + c.name().replaceAll("[^A-Za-z0-9]+", "_") + ".qcow2");
+        Files.write(file, c.bytes().get());
+        String before = sha256(file);
+
+        Throwable ro = assertTimeoutPreemptively(LIMIT, () -> attempt(file, OpenOptions.readOnly(), c.expected()),
+                c.name() + ": read-only open + read did not finish in " + LIMIT.toSeconds() + " s");
+        judge(c, "read-only", c.ro(), ro, file);
+        assertEquals(before, sha256(file), c.name() + ": a read-only open modified the file");
+
+        Throwable rw = assertTimeoutPreemptively(LIMIT, () -> attempt(file, OpenOptions.readWrite(), c.expected()),
+                c.name() + ": read-write open + read did not finish in " + LIMIT.toSeconds() + " s");
+        judge(c, "read-write", c.rw(), rw, file);
+        if (rw != null) {
+            assertEquals(before, sha256(file), c.name() + ": a refused read-write open modified the file");
+        }
+    }
+
+    /** Opens and reads the whole disk; returns what was thrown, or null. */
+    private static Throwable attempt(Path file, OpenOptions opts, byte[] expected) {
+        try (Qcow2Image img = Qcow2Image.open(file, opts)) {
+            long size = img.size();
+            byte[] buf = new byte[64 * 1024];
+            for (long off = 0; off < size; off += buf.length) {
+                int n = (int) Math.min(buf.length, size - off);
+                img.read(off, buf, 0, n);
+                if (expected != null) {
+                    byte[] want = Arrays.copyOfRange(expected, (int) off, (int) off + n);
+                    byte[] got = Arrays.copyOf(buf, n);
+                    if (!Arrays.equals(want, got)) {
+                        int i = Arrays.mismatch(want, got);
+                        return new AssertionError("guest data differs at offset " + (off + i) + ": expected 0x"
+                                + Integer.toHexString(want[i] & 0xff) + ", read 0x" + Integer.toHexString(got[i] & 0xff));
+                    }
+                }
+            }
+            return null;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
+
+    private static void judge(Case c, String mode, Outcome want, Throwable got, Path file) {
+        String what = c.name() + " (" + mode + ")";
+        if (got instanceof AssertionError) {
+            fail(what + ": " + got.getMessage());
+        }
+        if (got == null) {
+            if (want == Outcome.REJECT) {
+                fail(what + ": opened and read without error, but must be refused with a message matching /"
+                        + c.pattern() + "/");
+            }
+            return;
+        }
+        if (want == Outcome.ACCEPT) {
+            fail(what + ": must be accepted but threw " + stack(got));
+        }
+        if (!(got instanceof Qcow2Exception)) {
+            fail(what + ": threw " + got.getClass().getName() + " instead of a Qcow2Exception: " + stack(got));
+        }
+        String msg = got.getMessage();
+        assertFalse(msg == null || msg.isBlank(), what + ": empty message");
+        assertFalse(msg.contains("\n"), what + ": message is not one line: " + msg);
+        assertTrue(msg.contains(file.getFileName().toString()), what + ": message does not name the file: " + msg);
+        if (want == Outcome.REJECT) {
+            assertTrue(Pattern.compile(c.pattern(), Pattern.CASE_INSENSITIVE).matcher(msg).find(),
+                    what + ": message does not match /" + c.pattern() + "/: " + msg);
+        }
+    }
+
+    private static String stack(Throwable t) {
+        StringWriter w = new StringWriter();
+        t.printStackTrace(new PrintWriter(w));
+        return w.toString();
+    }
+
+    static String sha256(Path file) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    }
+
+    @Test
+    void baseImageMatchesItsDocumentedGuestContents() {
+        // Guards the catalog itself: the accept rows compare against this view.
+        BaseImage b = new BaseImage();
+        byte[] file = b.build();
+        assertEquals(8 * 4096, file.length);
+        byte[] guest = b.expectedGuest();
+        assertEquals((byte) 0xa5, guest[0]);
+        assertArrayEquals(BaseImage.compressedPattern(4096), Arrays.copyOfRange(guest, 4096, 8192));
+        assertTrue(b.compressedBytes < 4096, "pattern must compress");
+    }
+}
