@@ -6,6 +6,10 @@ import io.qjournal.qcow2.BlockDevice;
 import io.qjournal.qcow2.CreateOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -92,6 +96,7 @@ final class ModelRunner {
             verifyAll("after final reopen (read-only)");
             img.close();
             img = null;
+            checkClean();
         } catch (Throwable t) {
             throw new AssertionError(cfg.name() + " seed=" + seed + ": " + t
                     + "\nlast operations (oldest first):\n  " + String.join("\n  ", recent), t);
@@ -103,6 +108,22 @@ final class ModelRunner {
                     // already failing
                 }
             }
+        }
+    }
+
+    /** The engine's own checker must find no corruption and no leak after the whole history. */
+    private void checkClean() throws IOException {
+        CheckResult res;
+        if (cfg.file()) {
+            try (FileStorage s = FileStorage.open(imagePath, false)) {
+                res = ImageChecker.check(s, RepairMode.NONE);
+            }
+        } else {
+            res = ImageChecker.check(storage, RepairMode.NONE);
+        }
+        if (!res.isClean()) {
+            fail("ImageChecker: " + res.corruptions() + " corruptions, " + res.leaks() + " leaks, "
+                    + res.checkErrors() + " check errors:\n  " + String.join("\n  ", res.messages()));
         }
     }
 
