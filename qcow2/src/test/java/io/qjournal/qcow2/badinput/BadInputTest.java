@@ -12,6 +12,10 @@ import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.badinput.BadImageCatalog.Case;
 import io.qjournal.qcow2.badinput.BadImageCatalog.Outcome;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.storage.MemoryStorage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -142,5 +146,16 @@ class BadInputTest {
         assertEquals((byte) 0xa5, guest[0]);
         assertArrayEquals(BaseImage.compressedPattern(4096), Arrays.copyOfRange(guest, 4096, 8192));
         assertTrue(b.compressedBytes < 4096, "pattern must compress");
+    }
+
+    @Test
+    void baseImagesAreCleanForTheChecker() throws Exception {
+        // The accept rows are only meaningful if the hand-built bases are really valid.
+        BaseImage[] bases = {new BaseImage(), new BaseImage().version(2), new BaseImage().snapshot(true),
+            new BaseImage().clusterBits(14).extendedL2(true)};
+        for (BaseImage b : bases) {
+            CheckResult r = ImageChecker.check(new MemoryStorage("base.qcow2", b.build()), RepairMode.NONE);
+            assertTrue(r.isClean(), "hand-built base image is not clean: " + r.messages());
+        }
     }
 }
