@@ -208,7 +208,7 @@ final class BadImageCatalog {
     }
 
     private void features() {
-        reject("unknown incompatible bit 7", "(unknown|unsupported|incompatible).*(\\b7\\b|0x0*80\\b)",
+        reject("unknown incompatible bit 7", "(unknown|unsupported|incompatible).*(\\b7\\b|\\b(0x)?0*80\\b)",
                 p -> p.i64(INCOMPATIBLE_FEATURES_OFFSET, 1L << 7));
         reject("unknown incompatible bit 7 named in the feature table", "frobnicated blocks",
                 p -> {
@@ -217,7 +217,7 @@ final class BadImageCatalog {
                     System.arraycopy(b, 0, p.bytes, 0, p.bytes.length);
                     p.i64(INCOMPATIBLE_FEATURES_OFFSET, 1L << 7);
                 });
-        reject("unknown incompatible bit 47", "(unknown|unsupported|incompatible).*(\\b47\\b|0x0*800000000000\\b)",
+        reject("unknown incompatible bit 47", "(unknown|unsupported|incompatible).*(\\b47\\b|\\b(0x)?0*800000000000\\b)",
                 p -> p.i64(INCOMPATIBLE_FEATURES_OFFSET, 1L << 47));
         add("corrupt bit", Outcome.ACCEPT, Outcome.REJECT, "corrupt", BadImageCatalog::base,
                 p -> p.i64(INCOMPATIBLE_FEATURES_OFFSET, 1L << 1));
