@@ -93,21 +93,37 @@ class RandomWorkloadIT {
         return ops;
     }
 
-    /** name, create options, cluster size, size, extended L2, setup kind, seed. */
+    /** name, create options, cluster size, size, extended L2, setup kind; each run with two seeds. */
     static Stream<Arguments> cases() {
-        return Stream.of(
-                Arguments.of("fresh v3 4k", "cluster_size=4096", 4096, 6L << 20, false, "", 1001L),
-                Arguments.of("fresh v3 512", "cluster_size=512", 512, 2L << 20, false, "", 1002L),
-                Arguments.of("fresh v3 64k", "", 65536, 16L << 20, false, "", 1003L),
-                Arguments.of("v2 4k", "compat=0.10,cluster_size=4096", 4096, 6L << 20, false, "", 1004L),
-                Arguments.of("v2 512", "compat=0.10,cluster_size=512", 512, 2L << 20, false, "", 1005L),
-                Arguments.of("backing file", "cluster_size=4096", 4096, 6L << 20, false, "backing", 1006L),
-                Arguments.of("snapshot", "cluster_size=4096", 4096, 6L << 20, false, "snapshot", 1007L),
-                Arguments.of("extended_l2 16k", "extended_l2=on,cluster_size=16384", 16384, 20L << 20, true, "", 1008L),
-                Arguments.of("extended_l2 64k with backing", "extended_l2=on", 65536, 8L << 20, true, "backing", 1009L),
-                Arguments.of("refcount_bits=1", "refcount_bits=1,cluster_size=512", 512, 4L << 20, false, "", 1010L),
-                Arguments.of("refcount_bits=64", "refcount_bits=64,cluster_size=512", 512, 4L << 20, false, "", 1011L),
-                Arguments.of("lazy_refcounts", "lazy_refcounts=on,cluster_size=4096", 4096, 6L << 20, false, "", 1012L));
+        List<Object[]> l = List.of(
+                new Object[] {"fresh v3 4k", "cluster_size=4096", 4096, 6L << 20, false, ""},
+                new Object[] {"fresh v3 512", "cluster_size=512", 512, 2L << 20, false, ""},
+                new Object[] {"fresh v3 64k", "", 65536, 16L << 20, false, ""},
+                new Object[] {"v2 4k", "compat=0.10,cluster_size=4096", 4096, 6L << 20, false, ""},
+                new Object[] {"v2 512", "compat=0.10,cluster_size=512", 512, 2L << 20, false, ""},
+                new Object[] {"backing file", "cluster_size=4096", 4096, 6L << 20, false, "backing"},
+                new Object[] {"snapshot", "cluster_size=4096", 4096, 6L << 20, false, "snapshot"},
+                new Object[] {"extended_l2 16k", "extended_l2=on,cluster_size=16384", 16384, 20L << 20, true, ""},
+                new Object[] {"extended_l2 64k with backing", "extended_l2=on", 65536, 8L << 20, true, "backing"},
+                new Object[] {"refcount_bits=1", "refcount_bits=1,cluster_size=512", 512, 4L << 20, false, ""},
+                new Object[] {"refcount_bits=64", "refcount_bits=64,cluster_size=512", 512, 4L << 20, false, ""},
+                new Object[] {"lazy_refcounts", "lazy_refcounts=on,cluster_size=4096", 4096, 6L << 20, false, ""},
+                new Object[] {"lazy_refcounts left dirty by a crash", "lazy_refcounts=on,cluster_size=4096", 4096,
+                    6L << 20, false, "dirty"},
+                new Object[] {"overwriting zlib-compressed clusters", "cluster_size=4096", 4096, 6L << 20, false,
+                    "compressed"},
+                new Object[] {"overwriting zstd-compressed clusters", "cluster_size=65536,compression_type=zstd", 65536,
+                    8L << 20, false, "compressed"},
+                new Object[] {"preallocation=metadata", "preallocation=metadata,cluster_size=4096", 4096, 6L << 20,
+                    false, ""});
+        List<Arguments> out = new ArrayList<>();
+        long seed = 1001;
+        for (Object[] c : l) {
+            for (int i = 0; i < 2; i++) {
+                out.add(Arguments.of(c[0], c[1], c[2], c[3], c[4], c[5], seed++));
+            }
+        }
+        return out.stream();
     }
 
     @ParameterizedTest(name = "{0} (seed {6})")
@@ -138,6 +154,21 @@ class RandomWorkloadIT {
         if (setup.equals("snapshot")) {
             Qemu.io(theirs, "qcow2", QemuImages.patternCommands(cs, size, ext, 2));
             Qemu.img("snapshot", "-c", "before", theirs.toString());
+        } else if (setup.equals("compressed")) {
+            Path src = dir.resolve("src.qcow2");
+            QemuImages.create(src, "cluster_size=" + cs, size);
+            Qemu.io(src, "qcow2", QemuImages.patternCommands(cs, size, ext, 4));
+            Qemu.io(src, "write -P 0x71 0 " + (size / 3));
+            Files.delete(theirs);
+            Qemu.img("convert", "-c", "-O", "qcow2", "-o", opts, src.toString(), theirs.toString());
+        } else if (setup.equals("dirty")) {
+            List<String> cmd = new ArrayList<>(List.of("sh", "-c", "ulimit -c 0; exec qemu-io -f qcow2 \"$@\"", "qemu-io"));
+            for (String c : QemuImages.patternCommands(cs, size, ext, 6)) {
+                cmd.add("-c");
+                cmd.add(c);
+            }
+            cmd.addAll(List.of("-c", "abort", theirs.toString()));
+            Qemu.run(cmd, 120);
         }
         Files.copy(theirs, ours, StandardCopyOption.REPLACE_EXISTING);
 
