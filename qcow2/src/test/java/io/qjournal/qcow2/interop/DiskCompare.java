@@ -127,4 +127,27 @@ public final class DiskCompare {
             assertEquals(img.size(), covered, what + ": qemu-img map does not cover the disk");
         }
     }
+
+    /**
+     * For the top of a backing chain: a range is allocated in our top layer exactly when
+     * qemu-img map attributes it to depth 0.
+     */
+    public static void assertTopLayerAllocationMatchesMap(String what, Qcow2Image img, List<MapEntry> map)
+            throws IOException {
+        for (MapEntry e : map) {
+            long pos = e.start();
+            long end = e.start() + e.length();
+            boolean top = e.present() && e.depth() == 0;
+            while (pos < end) {
+                BlockStatus bs = img.blockStatus(pos, end - pos);
+                assertTrue(bs.length() > 0, what + ": blockStatus length must be positive at " + pos);
+                assertEquals(top, bs.allocated(), what + " at guest offset " + pos + " (qemu extent " + e + ", ours "
+                        + bs + "): allocated in the top layer");
+                if (top) {
+                    assertEquals(e.data(), bs.data(), what + " at " + pos + ": data (" + e + ", " + bs + ")");
+                }
+                pos += Math.min(bs.length(), end - pos);
+            }
+        }
+    }
 }

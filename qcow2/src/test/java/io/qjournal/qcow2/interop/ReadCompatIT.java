@@ -145,6 +145,9 @@ class ReadCompatIT {
         Qemu.io(top, "write -P 0xa1 100 300", "write -z 65536 65536", "write -P 0xa2 3000000 131072",
                 "discard 196608 65536");
         assertReadsLikeQemu("backing chain", top, false);
+        try (Qcow2Image q = Qcow2Image.open(top, OpenOptions.readOnly())) {
+            DiskCompare.assertTopLayerAllocationMatchesMap("backing chain top", q, DiskCompare.map(top));
+        }
     }
 
     @Test
