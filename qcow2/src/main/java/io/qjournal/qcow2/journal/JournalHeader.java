@@ -118,7 +118,7 @@ public record JournalHeader(long journalSize, int blockOrder, int syncedIndex, i
         }
         if (size < 2L << order || (size & ((1L << order) - 1)) != 0) {
             throw new Qcow2Exception(file, where + ": journal size " + size
-                    + " is not a multiple of at least two blocks of " + (1L << order) + " bytes");
+                    + " is not a multiple of at least two blocks of block size order " + order);
         }
     }
 
