@@ -86,7 +86,7 @@ public final class JournalWriter {
                     + " bytes of descriptors but a journal block holds " + (layout.blockSize() - DESC_HEADER_BYTES));
         }
         long k = 1 + tx.dataBlocks(layout.blockOrder());
-        if (k > n) {
+        if (k > n || (k << layout.blockOrder()) > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("transaction needs " + k + " journal blocks but the journal has "
                     + n + ": split it or use a larger journal");
         }

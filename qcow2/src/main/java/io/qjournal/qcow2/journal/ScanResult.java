@@ -32,11 +32,11 @@ public record ScanResult(JournalHeader header, Transaction anchor, List<Transact
 
     /**
      * True when the header says more transactions are committed than the chain holds: they were
-     * durable before the commit, so their loss means corruption, not a crash.
+     * durable before the commit was recorded, so their loss means corruption, not a crash. (With
+     * durable commit the header may trail the chain, but it must never lead it.)
      */
     public boolean committedMissing() {
-        return !header.durableCommit()
-                && Seq.distance(header.syncedSeq(), header.committedSeq()) > transactions.size();
+        return Seq.distance(header.syncedSeq(), header.committedSeq()) > transactions.size();
     }
 
     /** Sequence number of the last valid transaction, or the synced one if there is none. */
