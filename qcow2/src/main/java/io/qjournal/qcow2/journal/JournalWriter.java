@@ -64,7 +64,8 @@ public final class JournalWriter {
     /** Ring blocks the transaction needs (descriptor block + data blocks), or -1 if it can never fit. */
     public long blocksNeeded(TransactionBuilder tx) {
         long k = 1 + tx.dataBlocks(layout.blockOrder());
-        boolean fits = tx.descriptorBytes() <= layout.blockSize() - DESC_HEADER_BYTES && k <= n;
+        boolean fits = tx.descriptorBytes() <= layout.blockSize() - DESC_HEADER_BYTES && k <= n
+                && (k << layout.blockOrder()) <= Integer.MAX_VALUE - 8;
         return fits ? k : -1;
     }
 
