@@ -128,6 +128,11 @@ public final class Journal {
         return r;
     }
 
+    /** {@link #recover(Storage, TargetValidator, DedupIndex)} ignoring dedup descriptors. */
+    public JournalReplayer.Result recover(Storage target, TargetValidator validator) throws IOException {
+        return recover(target, validator, DedupIndex.NONE);
+    }
+
     public boolean isWritable() {
         return writer != null;
     }
