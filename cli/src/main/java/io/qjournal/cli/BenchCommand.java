@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -117,7 +116,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.run(Math.min(d, (int) Math.min(n, Integer.MAX_VALUE)));
             long t1 = System.nanoTime();
             if (!quiet) {
-                System.out.println(String.format(Locale.ROOT, "Run completed in %3.3f seconds.", (t1 - t0) / 1e9));
+                System.out.println("Run completed in " + Numbers.fixed((t1 - t0) / 1e9, 3) + " seconds.");
                 if (r.flushes.get() > 0) {
                     System.out.flush();
                     System.err.println("qjournal: " + r.flushes.get() + " flushes issued");

@@ -7,7 +7,6 @@ import io.qjournal.qcow2.storage.FileStorage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -149,11 +148,11 @@ public final class CheckCommand implements Callable<Integer> {
             }
         }
         if (r.totalClusters() != 0 && r.allocatedClusters() != 0) {
-            sb.append(String.format(Locale.ROOT, "%d/%d = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters\n",
-                    r.allocatedClusters(), r.totalClusters(),
-                    r.allocatedClusters() * 100.0 / r.totalClusters(),
-                    r.fragmentedClusters() * 100.0 / r.allocatedClusters(),
-                    r.compressedClusters() * 100.0 / r.allocatedClusters()));
+            sb.append(r.allocatedClusters()).append('/').append(r.totalClusters()).append(" = ")
+                    .append(Numbers.fixed(r.allocatedClusters() * 100.0 / r.totalClusters(), 2)).append("% allocated, ")
+                    .append(Numbers.fixed(r.fragmentedClusters() * 100.0 / r.allocatedClusters(), 2)).append("% fragmented, ")
+                    .append(Numbers.fixed(r.compressedClusters() * 100.0 / r.allocatedClusters(), 2))
+                    .append("% compressed clusters\n");
         }
         if (r.imageEndOffset() != 0) {
             sb.append("Image end offset: ").append(r.imageEndOffset()).append('\n');

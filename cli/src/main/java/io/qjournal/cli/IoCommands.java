@@ -289,9 +289,9 @@ final class IoCommands {
     private static void report(String op, long nanos, long offset, long count) {
         double secs = nanos / 1e9;
         System.out.println(op + " " + count + "/" + count + " bytes at offset " + offset);
-        System.out.println(String.format(Locale.ROOT, "%s, %d ops; %s (%s/sec and %.4f ops/sec)",
-                Numbers.cvtstr(count), 1, Numbers.timestr(nanos), Numbers.cvtstr(secs > 0 ? count / secs : 0),
-                secs > 0 ? 1 / secs : 0.0));
+        System.out.println(Numbers.cvtstr(count) + ", 1 ops; " + Numbers.timestr(nanos) + " ("
+                + Numbers.cvtstr(secs > 0 ? count / secs : 0) + "/sec and " + Numbers.fixed(secs > 0 ? 1 / secs : 0, 4)
+                + " ops/sec)");
     }
 
     /** qemu-io's dump_buffer. */

@@ -44,12 +44,23 @@ public final class Main implements Runnable {
         System.exit(rc);
     }
 
+    @SuppressWarnings("unchecked")
     static int run(String[] argv) {
         List<String> args = new ArrayList<>(List.of(argv));
         debug = args.remove("--debug");
         if (args.size() == 1 && (args.get(0).equals("--version") || args.get(0).equals("-V"))) {
             System.out.println("qjournal version " + VERSION);
             return 0;
+        }
+        if (!args.isEmpty()) {
+            Object fast = FastArgs.parse(args.get(0), args.subList(1, args.size()));
+            if (fast != null) {
+                try {
+                    return ((java.util.concurrent.Callable<Integer>) fast).call();
+                } catch (Exception | OutOfMemoryError e) {
+                    return report(e);
+                }
+            }
         }
         Object cmd = args.isEmpty() ? null : commandFor(args.get(0));
         CommandLine cl;

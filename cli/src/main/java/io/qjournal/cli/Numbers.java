@@ -131,7 +131,7 @@ public final class Numbers {
         } else {
             suffix = " bytes";
         }
-        String s = String.format(Locale.ROOT, "%.3f", value);
+        String s = fixed(value, 3);
         int trim = s.indexOf(".000");
         return (trim >= 0 ? s.substring(0, trim) : s) + suffix;
     }
@@ -141,9 +141,9 @@ public final class Numbers {
         long secs = nanos / 1_000_000_000L;
         double frac = (nanos % 1_000_000_000L) / 1e9;
         if (secs == 0) {
-            return String.format(Locale.ROOT, "%05.2f sec", frac);
+            return fixedZeroPad(frac, 5, 2) + " sec";
         }
-        return String.format(Locale.ROOT, "%d:%02d:%05.2f", secs / 3600, (secs / 60) % 60, (secs % 60) + frac);
+        return String.format(Locale.ROOT, "%d:%02d:", secs / 3600, (secs / 60) % 60) + fixedZeroPad((secs % 60) + frac, 5, 2);
     }
 
     /** QEMU's size_to_str: "%0.3g %sB" with binary prefixes ("10 MiB", "332 KiB", "0 B"). */
@@ -179,5 +179,23 @@ public final class Numbers {
         } catch (IllegalArgumentException e) {
             throw new CliException(message);
         }
+    }
+
+    /** C's printf("%.Nf"): rounds the exact binary value, ties to even (glibc), unlike Java's HALF_UP. */
+    public static String fixed(double v, int digits) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            return Double.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+        }
+        return new BigDecimal(v).setScale(digits, RoundingMode.HALF_EVEN).toPlainString();
+    }
+
+    /** {@link #fixed} left-padded with zeros to {@code width} characters, as "%0W.Nf". */
+    static String fixedZeroPad(double v, int width, int digits) {
+        String s = fixed(v, digits);
+        StringBuilder sb = new StringBuilder();
+        for (int i = s.length(); i < width; i++) {
+            sb.append('0');
+        }
+        return sb.append(s).toString();
     }
 }
