@@ -110,12 +110,8 @@ public final class CheckCommand implements Callable<Integer> {
         putNonZero(m, "image-end-offset", r.imageEndOffset());
         putNonZero(m, "corruptions", r.corruptions());
         putNonZero(m, "leaks", r.leaks());
-        if (r.corruptions() != 0 || corruptionsFixed != 0) {
-            m.put("corruptions-fixed", corruptionsFixed);
-        }
-        if (r.leaks() != 0 || leaksFixed != 0) {
-            m.put("leaks-fixed", leaksFixed);
-        }
+        putNonZero(m, "corruptions-fixed", corruptionsFixed);
+        putNonZero(m, "leaks-fixed", leaksFixed);
         putNonZero(m, "total-clusters", r.totalClusters());
         putNonZero(m, "allocated-clusters", r.allocatedClusters());
         putNonZero(m, "fragmented-clusters", r.fragmentedClusters());
