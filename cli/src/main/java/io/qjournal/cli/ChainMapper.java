@@ -30,6 +30,7 @@ public final class ChainMapper {
     }
 
     private final List<BlockDevice> layers = new ArrayList<>();
+    private final java.util.Map<BlockDevice, Boolean> allHoles = new java.util.IdentityHashMap<>();
 
     public ChainMapper(BlockDevice top) {
         BlockDevice d = top;
@@ -54,6 +55,9 @@ public final class ChainMapper {
             BlockDevice dev = layers.get(depth);
             if (!(dev instanceof Qcow2Image img)) {
                 len = Math.min(len, dev.size() - off);
+                if (allHoles.computeIfAbsent(dev, ChainMapper::isAllHoles)) {
+                    return new Entry(off, len, depth, true, true, false, off, dev.name());
+                }
                 return new Entry(off, len, depth, true, false, true, off, dev.name());
             }
             BlockStatus bs = img.blockStatus(off, len);
@@ -70,10 +74,26 @@ public final class ChainMapper {
             }
             BlockDevice next = depth + 1 < layers.size() ? layers.get(depth + 1) : null;
             if (next == null || off >= next.size()) {
-                return new Entry(off, len, depth, false, true, false, -1, dev.name());
+                // Unallocated subclusters of an allocated cluster keep their host offset (QEMU's
+                // QCOW2_SUBCLUSTER_UNALLOCATED_ALLOC reports OFFSET_VALID).
+                long host = bs.compressed() ? -1 : bs.hostOffset();
+                return new Entry(off, len, depth, false, true, false, host, dev.name());
             }
             len = Math.min(len, next.size() - off);
             depth++;
+        }
+    }
+
+    /**
+     * QEMU maps raw files with SEEK_DATA/SEEK_HOLE, which Java cannot call; a file with no
+     * blocks at all is one hole, anything else is reported as data.
+     */
+    private static boolean isAllHoles(BlockDevice dev) {
+        try {
+            java.nio.file.Path p = java.nio.file.Path.of(dev.name());
+            return dev.size() > 0 && java.nio.file.Files.isRegularFile(p) && Images.allocatedBytes(p) == 0;
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 
