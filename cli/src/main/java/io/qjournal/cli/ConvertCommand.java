@@ -103,6 +103,8 @@ public final class ConvertCommand implements Callable<Integer> {
                     out.flush();
                 }
             }
+        } finally {
+            closeHostFiles();
         }
         if (progress && !quiet) {
             System.out.print("    (100.00/100%)\n");
@@ -127,9 +129,16 @@ public final class ConvertCommand implements Callable<Integer> {
             if (!e.zero()) {
                 long a = off / g * g;
                 long b = Math.min(size, (end + g - 1) / g * g);
+                // A granule-aligned run of plain data is read straight from its layer's file at
+                // its host offset: big sequential reads instead of one engine read per cluster.
+                FileStorage direct = e.data() && e.offset() >= 0 && a == off && b == end ? hostFile(e.file()) : null;
                 for (long p = a; p < b; p += window) {
                     int len = (int) Math.min(window, b - p);
-                    src.read(p, buf, 0, len);
+                    if (direct != null) {
+                        direct.read(e.offset() + (p - off), buf, 0, len);
+                    } else {
+                        src.read(p, buf, 0, len);
+                    }
                     writeNonZero(p, buf, len, g, size, w, compressTo);
                 }
                 end = b;
@@ -144,6 +153,35 @@ public final class ConvertCommand implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    private final java.util.Map<String, FileStorage> hostFiles = new java.util.HashMap<>();
+
+    /** The layer's file opened read-only for direct reads, or null when it cannot be opened. */
+    private FileStorage hostFile(String name) {
+        if (!hostFiles.containsKey(name)) {
+            FileStorage fs = null;
+            try {
+                fs = FileStorage.open(Path.of(name), false);
+            } catch (IOException | RuntimeException ex) {
+                // fall back to reads through the engine
+            }
+            hostFiles.put(name, fs);
+        }
+        return hostFiles.get(name);
+    }
+
+    private void closeHostFiles() {
+        for (FileStorage fs : hostFiles.values()) {
+            if (fs != null) {
+                try {
+                    fs.close();
+                } catch (IOException ex) {
+                    // read-only: nothing to lose
+                }
+            }
+        }
+        hostFiles.clear();
     }
 
     private static void writeNonZero(long base, byte[] buf, int len, int g, long size, Writer w, Qcow2Image compressTo)
@@ -167,11 +205,16 @@ public final class ConvertCommand implements Callable<Integer> {
         }
     }
 
+    private static final byte[] ZEROS = new byte[64 << 10];
+
+    /** Arrays.mismatch is a vectorised intrinsic: zero detection at memory speed. */
     static boolean isZero(byte[] b, int off, int len) {
-        for (int i = off; i < off + len; i++) {
-            if (b[i] != 0) {
+        for (int done = 0; done < len; ) {
+            int n = Math.min(ZEROS.length, len - done);
+            if (java.util.Arrays.mismatch(b, off + done, off + done + n, ZEROS, 0, n) >= 0) {
                 return false;
             }
+            done += n;
         }
         return true;
     }
