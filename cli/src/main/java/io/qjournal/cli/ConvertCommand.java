@@ -131,7 +131,9 @@ public final class ConvertCommand implements Callable<Integer> {
                 long b = Math.min(size, (end + g - 1) / g * g);
                 // A granule-aligned run of plain data is read straight from its layer's file at
                 // its host offset: big sequential reads instead of one engine read per cluster.
-                FileStorage direct = e.data() && e.offset() >= 0 && a == off && b == end ? hostFile(e.file()) : null;
+                // Only the top layer: its path is known for sure, backing names are the engine's.
+                FileStorage direct = e.depth() == 0 && e.data() && e.offset() >= 0 && a == off && b == end
+                        ? hostFile(source.toString()) : null;
                 for (long p = a; p < b; p += window) {
                     int len = (int) Math.min(window, b - p);
                     if (direct != null) {
