@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
  * Entry point of bin/qjournal. Only the requested subcommand is handed to picocli, so a
  * `check` in an operator's loop does not pay for reflecting over every command.
  */
-@Command(name = "qjournal", description = "qcow2 images with a metadata journal (qemu-img/qemu-io style).",
+@Command(name = "qjournal", mixinStandardHelpOptions = true, version = "qjournal version " + Main.VERSION,
+        description = "qcow2 images with a metadata journal (qemu-img/qemu-io style).",
         subcommands = {CreateCommand.class, InfoCommand.class, CheckCommand.class, MapCommand.class,
             ConvertCommand.class, IoCommand.class, BenchCommand.class},
         footer = {"", "Global options: --version, --debug (stack traces on errors), --help.",
@@ -84,8 +85,9 @@ public final class Main implements Runnable {
         cl.setOut(new java.io.PrintWriter(System.out, true));
         cl.setErr(new java.io.PrintWriter(System.err, true));
         cl.setParameterExceptionHandler((ex, a) -> {
-            System.err.println("qjournal: " + ex.getCommandLine().getCommandName().replace("qjournal ", "")
-                    + ": " + ex.getMessage());
+            String name = ex.getCommandLine().getCommandName();
+            System.err.println(name.equals("qjournal") ? "qjournal: " + ex.getMessage()
+                    : "qjournal: " + name.replace("qjournal ", "") + ": " + ex.getMessage());
             return 1;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex));
