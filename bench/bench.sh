@@ -8,7 +8,8 @@
 # Environment knobs:
 #   REPS=5                 repetitions per row (median taken)
 #   BENCH_DIR=/var/tmp/... where images go (must not be tmpfs if you want disk numbers)
-#   C4K=100000 C64K=20000 C1M=2000 CFLUSH=2000   request counts (aim: 1-3 s per run)
+#   C4K=100000 C64K=20000 C1M=2000 CFLUSH=2000   write request counts (aim: 1-3 s per run)
+#   R4K=300000 R64K=100000 R1M=30000             read request counts (reads are cheaper)
 #   JOURNAL=auto|yes|no    journal rows (auto: only when `bin/qjournal bench` knows --journal)
 set -euo pipefail
 
@@ -19,6 +20,9 @@ C4K="${C4K:-100000}"
 C64K="${C64K:-20000}"
 C1M="${C1M:-2000}"
 CFLUSH="${CFLUSH:-2000}"
+R4K="${R4K:-300000}"
+R64K="${R64K:-100000}"
+R1M="${R1M:-30000}"
 JOURNAL="${JOURNAL:-auto}"
 IMG_SIZE=4G
 
@@ -73,15 +77,18 @@ bench_write() {
   row "$label" "$(printf '%s\n' "${q[@]}" | median)" "$(printf '%s\n' "${o[@]}" | median)"
 }
 
-# bench_read LABEL SIZE COUNT: reads of an image written once (by qemu-img bench -w).
+# bench_read LABEL SIZE WCOUNT RCOUNT: reads of an image of exactly WCOUNT*SIZE bytes written
+# once by qemu-img bench -w, so every read (bench wraps at the image end) hits written data.
 bench_read() {
-  local label="$1" size="$2" count="$3"
-  local q=() o=() i f="$BENCH_DIR/r.qcow2"
-  fresh "$f"
-  qemu-img bench -q -f qcow2 -w -s "$size" -c "$count" "$f" >/dev/null
+  local label="$1" size="$2" wcount="$3" rcount="$4"
+  local q=() o=() i f="$BENCH_DIR/r.qcow2" bytes
+  bytes=$(( $(numfmt --from=iec "${size^^}") * wcount ))
+  rm -f "$f"
+  qemu-img create -q -f qcow2 "$f" "$bytes"
+  qemu-img bench -q -f qcow2 -w -s "$size" -c "$wcount" "$f" >/dev/null
   for ((i = 0; i < REPS; i++)); do
-    q+=("$(timed qemu-img bench -f qcow2 -s "$size" -c "$count" "$f")")
-    o+=("$(timed "$QJ" bench -f qcow2 -s "$size" -c "$count" "$f")")
+    q+=("$(timed qemu-img bench -f qcow2 -s "$size" -c "$rcount" "$f")")
+    o+=("$(timed "$QJ" bench -f qcow2 -s "$size" -c "$rcount" "$f")")
   done
   row "$label" "$(printf '%s\n' "${q[@]}" | median)" "$(printf '%s\n' "${o[@]}" | median)"
 }
@@ -144,9 +151,9 @@ note "images in $BENCH_DIR, $REPS repetitions per row"
 bench_write "4 KiB sequential allocating writes (-c $C4K)" -w -s 4k -c "$C4K"
 bench_write "64 KiB sequential allocating writes (-c $C64K)" -w -s 64k -c "$C64K"
 bench_write "1 MiB sequential allocating writes (-c $C1M)" -w -s 1M -c "$C1M"
-bench_read "4 KiB sequential reads (-c $C4K)" 4k "$C4K"
-bench_read "64 KiB sequential reads (-c $C64K)" 64k "$C64K"
-bench_read "1 MiB sequential reads (-c $C1M)" 1M "$C1M"
+bench_read "4 KiB sequential reads of written data (-c $R4K)" 4k "$C4K" "$R4K"
+bench_read "64 KiB sequential reads of written data (-c $R64K)" 64k "$C64K" "$R64K"
+bench_read "1 MiB sequential reads of written data (-c $R1M)" 1M "$C1M" "$R1M"
 bench_write "4 KiB writes, --flush-interval=1 -d 1 (-c $CFLUSH)" -w -s 4k -d 1 --flush-interval=1 -c "$CFLUSH"
 bench_check
 journal_rows
