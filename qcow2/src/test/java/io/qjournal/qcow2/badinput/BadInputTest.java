@@ -66,10 +66,21 @@ class BadInputTest {
         judge(c, "read-only", c.ro(), ro, file);
         assertEquals(before, sha256(file), c.name() + ": a read-only open modified the file");
 
-        Throwable rw = assertTimeoutPreemptively(LIMIT, () -> attempt(file, OpenOptions.readWrite(), c.expected()),
-                c.name() + ": read-write open + read did not finish in " + LIMIT.toSeconds() + " s");
+        boolean readable = ro == null;
+        Throwable rw = assertTimeoutPreemptively(LIMIT, () -> attemptWrite(file, c.expected(), readable),
+                c.name() + ": read-write open + read + write did not finish in " + LIMIT.toSeconds() + " s");
         judge(c, "read-write", c.rw(), rw, file);
-        if (rw != null) {
+        if (rw instanceof WriteFailure wf) {
+            // Refused at the write, not at open: the file may have changed, but an image that
+            // was readable must stay readable.
+            if (readable) {
+                Throwable after = attempt(file, OpenOptions.readOnly(), null);
+                if (after != null) {
+                    fail(c.name() + ": a refused write (" + wf.getCause().getMessage()
+                            + ") left the image unreadable: " + stack(after));
+                }
+            }
+        } else if (rw != null) {
             assertEquals(before, sha256(file), c.name() + ": a refused read-write open modified the file");
         }
     }
@@ -95,6 +106,56 @@ class BadInputTest {
             return null;
         } catch (Throwable t) {
             return t;
+        }
+    }
+
+    /**
+     * Read-write: open, read everything, then write (an overwrite at 100 and an allocating
+     * write at 2 MiB, which touches the refcounts). Whatever the engine accepts it must leave
+     * readable, with our bytes in place.
+     */
+    private static Throwable attemptWrite(Path file, byte[] expected, boolean readableBefore) {
+        Throwable t = attempt(file, OpenOptions.readWrite(), expected);
+        if (t != null) {
+            return t;
+        }
+        byte[] small = new byte[512];
+        Arrays.fill(small, (byte) 0x77);
+        byte[] cluster = new byte[4096];
+        Arrays.fill(cluster, (byte) 0x78);
+        try (Qcow2Image img = Qcow2Image.open(file, OpenOptions.readWrite())) {
+            img.write(100, small, 0, small.length);
+            img.write(2L << 20, cluster, 0, cluster.length);
+            img.flush();
+        } catch (Throwable e) {
+            return e instanceof Qcow2Exception q ? new WriteFailure(q) : e;
+        }
+        if (!readableBefore) {
+            return null;
+        }
+        try (Qcow2Image img = Qcow2Image.open(file, OpenOptions.readOnly())) {
+            byte[] a = new byte[small.length];
+            byte[] b = new byte[cluster.length];
+            img.read(100, a, 0, a.length);
+            img.read(2L << 20, b, 0, b.length);
+            if (!Arrays.equals(a, small) || !Arrays.equals(b, cluster)) {
+                return new AssertionError("data written through a read-write open does not read back");
+            }
+            return null;
+        } catch (Throwable e) {
+            return new AssertionError("the image opened and accepted writes, but cannot be read back afterwards: " + e, e);
+        }
+    }
+
+    /** A Qcow2Exception thrown by a write after a successful read-write open. */
+    static final class WriteFailure extends Qcow2Exception {
+        WriteFailure(Qcow2Exception cause) {
+            super("", "", cause);
+        }
+
+        @Override
+        public String getMessage() {
+            return getCause().getMessage();
         }
     }
 
