@@ -130,6 +130,10 @@ public final class Qcow2Image implements BlockDevice {
         }
         try {
             img.clearUnknownAutoclear();
+            MetaWrite bitmaps = BitmapsInUse.markAll(img.storage, img.header);
+            if (bitmaps != null) {
+                img.writer.writeStages(List.of(List.of(bitmaps)));
+            }
             if (ext != null && !valid) {
                 img.dropInvalidJournal();
             } else if (recovered != null && o.journal != null) {
