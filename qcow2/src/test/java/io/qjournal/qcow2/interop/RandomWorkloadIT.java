@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qjournal.qcow2.OpenOptions;
+import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -115,7 +116,10 @@ class RandomWorkloadIT {
                 new Object[] {"overwriting zstd-compressed clusters", "cluster_size=65536,compression_type=zstd", 65536,
                     8L << 20, false, "compressed"},
                 new Object[] {"preallocation=metadata", "preallocation=metadata,cluster_size=4096", 4096, 6L << 20,
-                    false, ""});
+                    false, ""},
+                new Object[] {"ours with the metadata journal, 4k", "cluster_size=4096", 4096, 6L << 20, false, "journal"},
+                new Object[] {"ours with the metadata journal, 512 B clusters", "cluster_size=512", 512,
+                    2L << 20, false, "journal"});
         List<Arguments> out = new ArrayList<>();
         long seed = 1001;
         for (Object[] c : l) {
@@ -180,7 +184,11 @@ class RandomWorkloadIT {
         }
         Qemu.io(theirs, "qcow2", cmds);
 
-        try (Qcow2Image img = Qcow2Image.open(ours, OpenOptions.readWrite())) {
+        OpenOptions oo = OpenOptions.readWrite();
+        if (setup.equals("journal")) {
+            oo.journal(JournalOptions.defaults());
+        }
+        try (Qcow2Image img = Qcow2Image.open(ours, oo)) {
             int i = 0;
             for (Op op : ops) {
                 try {
