@@ -28,7 +28,8 @@ class ModelQemuCheckIT {
                 new Config("file v3 512 refcount_bits=64", true, 512, 3, false, false, 64, 2L << 20, 2000),
                 new Config("file v2 4k", true, 4096, 2, false, false, 16, 6L << 20, 2000),
                 new Config("file backing 64k", true, 65536, 3, false, true, 16, 8L << 20, 2000),
-                new Config("file extended L2 16k backing", true, 16384, 3, true, true, 16, 20L << 20, 2000));
+                new Config("file extended L2 16k backing", true, 16384, 3, true, true, 16, 20L << 20, 2000),
+                new Config("file 4k with journal", true, 4096, 3, false, false, 16, 6L << 20, 2000, true));
     }
 
     @ParameterizedTest(name = "{0}")

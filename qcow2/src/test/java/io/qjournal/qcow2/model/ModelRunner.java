@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qjournal.qcow2.BlockDevice;
 import io.qjournal.qcow2.CreateOptions;
+import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.check.CheckResult;
@@ -26,7 +27,12 @@ final class ModelRunner {
 
     /** One model-test configuration. */
     record Config(String name, boolean file, int clusterSize, int version, boolean extendedL2, boolean backing,
-            int refcountBits, long size, int ops) {
+            int refcountBits, long size, int ops, boolean journal) {
+        Config(String name, boolean file, int clusterSize, int version, boolean extendedL2, boolean backing,
+                int refcountBits, long size, int ops) {
+            this(name, file, clusterSize, version, extendedL2, backing, refcountBits, size, ops, false);
+        }
+
         @Override
         public String toString() {
             return name;
@@ -161,6 +167,9 @@ final class ModelRunner {
 
     private void reopen(boolean writable) throws IOException {
         OpenOptions o = writable ? OpenOptions.readWrite() : OpenOptions.readOnly();
+        if (writable && cfg.journal()) {
+            o.journal(JournalOptions.defaults());
+        }
         img = cfg.file() ? Qcow2Image.open(imagePath, o) : Qcow2Image.open(storage, o, backingDevice);
     }
 

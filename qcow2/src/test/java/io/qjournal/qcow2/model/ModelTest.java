@@ -33,6 +33,8 @@ class ModelTest {
         l.add(new Config("file v3 4k", true, 4096, 3, false, false, 16, 6L << 20, 2000));
         l.add(new Config("file backing 64k", true, 65536, 3, false, true, 16, 8L << 20, 2000));
         l.add(new Config("file extended L2 64k", true, 65536, 3, true, false, 16, 8L << 20, 2000));
+        l.add(new Config("memory 4k with journal", false, 4096, 3, false, false, 16, 6L << 20, 3000, true));
+        l.add(new Config("file backing 4k with journal", true, 4096, 3, false, true, 16, 6L << 20, 2000, true));
         return l;
     }
 
