@@ -178,6 +178,21 @@ final class BadImageCatalog {
         accept("unknown header extension", BadImageCatalog::base,
                 p -> p.i32(112, 0x12345678).i32(116, 5).i32(120, 0x01020304).u8(124, 5).i64(128, 0));
         accept("version 2 image", () -> base().version(2), p -> { });
+        reject("backing file missing", "missing-base|backing|no such file", p -> backing(p, "missing-base.qcow2"));
+        reject("backing file is the image itself", "backing|loop|chain|itself|lock|deep",
+                p -> backing(p, fileName("backing file is the image itself")));
+    }
+
+    /** Puts a backing file name into the header cluster at offset 512. */
+    private static void backing(Patch p, String name) {
+        byte[] n = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        System.arraycopy(n, 0, p.bytes, 512, n.length);
+        p.i64(BACKING_FILE_OFFSET_OFFSET, 512).i32(BACKING_FILE_SIZE_OFFSET, n.length);
+    }
+
+    /** The file name BadInputTest gives a case's image. */
+    static String fileName(String caseName) {
+        return "bad-" + caseName.replaceAll("[^A-Za-z0-9]+", "_") + ".qcow2";
     }
 
     private void tables() {

@@ -57,7 +57,7 @@ class BadInputTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void openAndReadEverything(Case c) throws Exception {
-        Path file = dir.resolve("bad-" + c.name().replaceAll("[^A-Za-z0-9]+", "_") + ".qcow2");
+        Path file = dir.resolve(BadImageCatalog.fileName(c.name()));
         Files.write(file, c.bytes().get());
         String before = sha256(file);
 
