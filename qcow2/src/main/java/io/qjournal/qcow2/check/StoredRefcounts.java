@@ -115,7 +115,12 @@ final class StoredRefcounts {
         byte[] b = cache.get(offset);
         if (b == null) {
             b = new byte[clusterSize()];
-            storage.read(offset, b, 0, b.length);
+            // A block past the end of the file reads as zeros, as it would from a sparse file.
+            long fileSize = storage.size();
+            int n = offset >= fileSize ? 0 : (int) Math.min(b.length, fileSize - offset);
+            if (n > 0) {
+                storage.read(offset, b, 0, n);
+            }
             cache.put(offset, b);
         }
         return b;
