@@ -52,7 +52,6 @@ public final class SnapshotTable {
             throw new Qcow2Exception(file, "snapshot table at 0x" + Long.toHexString(h.snapshotsOffset())
                     + " (" + p.sizeBytes() + " bytes) lies beyond the end of the file");
         }
-        int i = 0;
         for (SnapshotEntry e : p.entries()) {
             String what = "snapshot " + e.id() + " (" + e.name() + ")";
             if (Integer.toUnsignedLong(e.l1Size()) > MAX_L1_ENTRIES) {
@@ -68,7 +67,6 @@ public final class SnapshotTable {
                 throw new Qcow2Exception(file, what + " L1 table at 0x" + Long.toHexString(e.l1TableOffset())
                         + " (" + e.l1Size() + " entries) lies outside the file");
             }
-            i++;
         }
         return p.entries();
     }
