@@ -1,110 +1,481 @@
 package io.qjournal.qcow2;
 
+import io.qjournal.qcow2.cache.CachedTable;
+import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.meta.DirectMetadataWriter;
+import io.qjournal.qcow2.meta.MetaWrite;
+import io.qjournal.qcow2.meta.MetadataWriter;
+import io.qjournal.qcow2.refcount.RefcountManager;
+import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.storage.Storage;
+import io.qjournal.qcow2.table.ClusterMap;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * An open qcow2 image: the engine's facade. Safe for concurrent use from many threads.
- * API contract (implementation in progress).
+ * An open qcow2 image: the engine's facade. Safe for concurrent use from many threads: reads
+ * share a lock, anything that may change metadata takes it exclusively (QEMU's s->lock).
+ *
+ * <p>Metadata changes live in the L2 and refcount caches until a flush hands them to the
+ * {@link MetadataWriter} in dependency order: refcount blocks, refcount table entries, L2
+ * tables, L1 entries. Guest data is written in place before the flush that publishes it.
  */
 public final class Qcow2Image implements BlockDevice {
+    private final Storage storage;
+    private final String file;
+    private final Path path;
+    private final boolean writable;
+    private final BlockDevice backing;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final MetadataWriter writer;
+    private volatile Header header;
+    private final int clusterBits;
+    private final int clusterSize;
+    private final ClusterMap map;
+    private final RefcountManager refcounts;
+    private final DataPath data;
+    /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
+    private final List<long[]> deferredFrees = new ArrayList<>();
+    private boolean closed;
+
+    private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
+        this.storage = storage;
+        this.file = storage.name();
+        this.path = path;
+        this.writable = o.writable;
+        this.backing = backing;
+        this.header = h;
+        this.clusterBits = h.clusterBits();
+        this.clusterSize = h.clusterSize();
+        this.writer = new DirectMetadataWriter(storage);
+        this.map = new ClusterMap(storage, file, clusterBits, h.extendedL2(), h.l1TableOffset(), h.l1Size(),
+                o.l2CacheBytes);
+        this.refcounts = new RefcountManager(storage, file, clusterBits, h.refcountOrder(),
+                h.refcountTableOffset(), h.refcountTableClusters(), o.refcountCacheBytes);
+        this.refcounts.setTableMover(this::refcountTableMoved);
+        this.data = new DataPath(this);
+    }
 
     /** Opens a qcow2 file; the backing chain is opened relative to the file's directory. */
     public static Qcow2Image open(Path path, OpenOptions options) throws IOException {
-        throw new UnsupportedOperationException();
+        return openChained(path, options, 0);
+    }
+
+    static Qcow2Image openChained(Path path, OpenOptions options, int depth) throws IOException {
+        FileStorage storage = FileStorage.open(path, options.writable);
+        try {
+            if (options.lock) {
+                storage.lock(options.writable);
+            }
+            Header h = OpenSupport.readHeader(storage);
+            OpenSupport.checkFeatures(h, options.writable, storage.name());
+            BlockDevice backing = options.openBacking ? OpenSupport.openBacking(h, path, depth) : null;
+            return finishOpen(storage, path, options, h, backing);
+        } catch (IOException | RuntimeException e) {
+            storage.close();
+            throw e;
+        }
     }
 
     /** Opens an image over any storage (tests: memory, fault-injecting, power-loss). */
     public static Qcow2Image open(Storage storage, OpenOptions options, BlockDevice backing) throws IOException {
-        throw new UnsupportedOperationException();
+        Header h = OpenSupport.readHeader(storage);
+        OpenSupport.checkFeatures(h, options.writable, storage.name());
+        return finishOpen(storage, null, options, h, backing);
+    }
+
+    private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
+            throws IOException {
+        if (o.writable && h.has(Feature.DIRTY)) {
+            throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
+                    + " repair it with 'qjournal check -r all'");
+        }
+        Qcow2Image img = new Qcow2Image(storage, path, o, h, backing);
+        if (o.writable) {
+            img.clearUnknownAutoclear();
+        }
+        return img;
     }
 
     /** Creates a new image file (qemu-img create -f qcow2). */
     public static void create(Path path, CreateOptions options) throws IOException {
-        throw new UnsupportedOperationException();
+        long backingSize = -1;
+        if (options.backingFile != null) {
+            Path dir = path.toAbsolutePath().getParent();
+            Path b = dir.resolve(options.backingFile);
+            String fmt = options.backingFormat != null ? options.backingFormat : OpenSupport.probeFormat(b);
+            try (BlockDevice dev = fmt.equals("qcow2")
+                    ? Qcow2Image.open(b, OpenOptions.readOnly().lock(false).openBacking(false)) : RawImage.open(b)) {
+                backingSize = dev.size();
+            }
+        }
+        try (FileStorage s = FileStorage.create(path)) {
+            long size = options.size > 0 || options.backingFile == null ? options.size : backingSize;
+            ImageFormatter.format(s, options, size);
+        }
+        if (options.preallocation == CreateOptions.Preallocation.METADATA) {
+            try (Qcow2Image img = open(path, OpenOptions.readWrite().openBacking(false))) {
+                img.preallocateMetadata();
+            }
+        }
     }
 
-    /** Formats an empty storage as a new image. */
+    /** Formats an empty storage as a new image (no backing file lookup). */
     public static void create(Storage storage, CreateOptions options) throws IOException {
-        throw new UnsupportedOperationException();
+        ImageFormatter.format(storage, options, options.size);
+        if (options.preallocation == CreateOptions.Preallocation.METADATA) {
+            try (Qcow2Image img = open(storage, OpenOptions.readWrite(), null)) {
+                img.preallocateMetadata();
+            }
+        }
     }
+
+    // ---- accessors used by DataPath ----
+
+    Storage storage() {
+        return storage;
+    }
+
+    ClusterMap map() {
+        return map;
+    }
+
+    RefcountManager refcounts() {
+        return refcounts;
+    }
+
+    int clusterBits() {
+        return clusterBits;
+    }
+
+    /** Drops a reference to clusters: at once when the writer is atomic, else after the next flush. */
+    void release(long hostOffset, long count) throws IOException {
+        if (writer.atomic()) {
+            refcounts.update(hostOffset, count, -1);
+        } else {
+            deferredFrees.add(new long[] {hostOffset, count});
+        }
+    }
+
+    // ---- public API ----
 
     public Header header() {
-        throw new UnsupportedOperationException();
+        return header;
     }
 
     public int clusterSize() {
-        throw new UnsupportedOperationException();
+        return clusterSize;
     }
 
     @Override
     public long size() {
-        throw new UnsupportedOperationException();
+        return header.size();
     }
 
     @Override
     public String name() {
-        throw new UnsupportedOperationException();
+        return file;
     }
 
-    /** The backing device (qcow2 or raw), or null. */
     public BlockDevice backing() {
-        throw new UnsupportedOperationException();
+        return backing;
+    }
+
+    public boolean isWritable() {
+        return writable;
     }
 
     @Override
     public void read(long offset, byte[] buf, int off, int len) throws IOException {
-        throw new UnsupportedOperationException();
+        checkRange(offset, len);
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            data.read(offset, buf, off, len);
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     public void write(long offset, byte[] buf, int off, int len) throws IOException {
-        throw new UnsupportedOperationException();
+        checkWritable();
+        checkRange(offset, len);
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            data.write(offset, buf, off, len);
+            writebackIfCacheFull();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** Makes the range read as zeros; v3 sets the zero flag on whole clusters instead of writing. */
     public void writeZeroes(long offset, long len) throws IOException {
-        throw new UnsupportedOperationException();
+        checkWritable();
+        checkRange(offset, len);
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            data.writeZeroes(offset, len);
+            writebackIfCacheFull();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
-    /** Frees whole clusters in the range (they read as zeros, or as the backing file). */
+    /** Frees whole clusters in the range (v3: they read as zeros; v2: as the backing file). */
     public void discard(long offset, long len) throws IOException {
-        throw new UnsupportedOperationException();
+        checkWritable();
+        checkRange(offset, len);
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            data.discard(offset, len);
+            writebackIfCacheFull();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
-    /** Writes one whole cluster compressed (convert -c); the cluster must be unallocated. */
+    /** Writes one whole cluster compressed (convert -c); falls back to a normal write. */
     public void writeCompressed(long offset, byte[] cluster) throws IOException {
-        throw new UnsupportedOperationException();
+        checkWritable();
+        checkRange(offset, cluster.length);
+        if ((offset & (clusterSize - 1)) != 0 || cluster.length != clusterSize) {
+            throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
+        }
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            data.writeCompressed(offset, cluster);
+            writebackIfCacheFull();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** Everything written before the call is durable when it returns. */
     public void flush() throws IOException {
-        throw new UnsupportedOperationException();
+        if (!writable) {
+            return;
+        }
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            flushMetadata();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** Grows the virtual size. */
     public void resize(long newSize) throws IOException {
-        throw new UnsupportedOperationException();
+        checkWritable();
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            Header h = header;
+            if (newSize < h.size()) {
+                throw new Qcow2Exception(file, "shrinking an image is not supported");
+            }
+            if (newSize > HeaderCodec.MAX_VIRTUAL_SIZE) {
+                throw new Qcow2Exception(file, "new size " + newSize + " is too large");
+            }
+            long bytesPerL2 = (long) map.l2Entries() << clusterBits;
+            long needed = (newSize + bytesPerL2 - 1) / bytesPerL2;
+            if (needed * 8 > HeaderCodec.MAX_L1_BYTES) {
+                throw new Qcow2Exception(file, "new size " + newSize + " needs an L1 table larger than 32 MiB");
+            }
+            Header.Builder b = h.toBuilder();
+            b.size = newSize;
+            if (needed > map.l1Size()) {
+                flushMetadata();
+                long[] l1 = new long[(int) needed];
+                System.arraycopy(map.l1Copy(), 0, l1, 0, map.l1Size());
+                int l1Clusters = (int) ((needed * 8 + clusterSize - 1) / clusterSize);
+                long newOffset = refcounts.allocate(l1Clusters);
+                ByteBuffer buf = ByteBuffer.allocate(l1Clusters * clusterSize);
+                for (long e : l1) {
+                    buf.putLong(e);
+                }
+                long oldOffset = map.l1Offset();
+                int oldClusters = (int) ((map.l1Size() * 8L + clusterSize - 1) / clusterSize);
+                b.l1Size = (int) needed;
+                b.l1TableOffset = newOffset;
+                Header nh = b.build();
+                // New L1 (and the refcounts that account for it) durable before the header.
+                writer.writeStages(List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
+                        List.of(new MetaWrite(newOffset, buf.array())),
+                        List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+                header = nh;
+                map.replaceL1(newOffset, l1);
+                if (map.l1Size() > 0 && oldOffset != 0 && h.l1Size() > 0) {
+                    release(oldOffset, oldClusters);
+                }
+            } else {
+                Header nh = b.build();
+                writeHeader(nh);
+            }
+            flushMetadata();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** Status of the range starting at {@code offset}, at most {@code maxLength} bytes long. */
     public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
-        throw new UnsupportedOperationException();
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            if (offset < 0 || offset >= size()) {
+                throw new IllegalArgumentException("offset " + offset + " outside the image");
+            }
+            return data.blockStatus(offset, Math.min(maxLength, size() - offset));
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     public List<SnapshotInfo> snapshots() {
-        throw new UnsupportedOperationException();
+        return List.of();
     }
 
-    /** Bytes the image file occupies on disk (st_blocks * 512), as qemu-img's actual-size. */
+    /** Bytes the image file occupies on disk (st_blocks * 512), as qemu-img's actual-size; -1 if unknown. */
     public long actualSize() throws IOException {
-        throw new UnsupportedOperationException();
+        if (path == null) {
+            return storage.size();
+        }
+        return DiskUsage.allocatedBytes(path);
     }
 
     @Override
     public void close() throws IOException {
-        throw new UnsupportedOperationException();
+        lock.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                if (writable) {
+                    flushMetadata();
+                    if (refcounts.hasDirty()) {
+                        // Frees applied after the first flush must reach the disk too.
+                        flushMetadata();
+                    }
+                }
+            } finally {
+                try {
+                    storage.close();
+                } finally {
+                    if (backing != null) {
+                        backing.close();
+                    }
+                }
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    // ---- metadata flushing ----
+
+    private void flushMetadata() throws IOException {
+        List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
+                map.collectTableWrites(), map.collectL1Writes());
+        boolean any = false;
+        for (List<MetaWrite> s : stages) {
+            any |= !s.isEmpty();
+        }
+        if (any) {
+            writer.writeStages(stages);
+        } else {
+            writer.flushData();
+        }
+        if (!deferredFrees.isEmpty()) {
+            List<long[]> frees = new ArrayList<>(deferredFrees);
+            deferredFrees.clear();
+            for (long[] f : frees) {
+                refcounts.update(f[0], f[1], -1);
+            }
+        }
+    }
+
+    void writebackIfCacheFullPublic() throws IOException {
+        writebackIfCacheFull();
+    }
+
+    private void writebackIfCacheFull() throws IOException {
+        if (map.cacheOverfull() || refcounts.cacheOverfull()) {
+            flushMetadata();
+        }
+    }
+
+    private void writeHeader(Header nh) throws IOException {
+        writer.writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+        header = nh;
+    }
+
+    private void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> structures) throws IOException {
+        flushMetadataKeepingFrees();
+        Header.Builder b = header.toBuilder();
+        b.refcountTableOffset = newOffset;
+        b.refcountTableClusters = newClusters;
+        Header nh = b.build();
+        writer.writeStages(List.of(structures, List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+        header = nh;
+    }
+
+    /** A flush from inside a refcount update: deferred frees wait for the next ordinary flush. */
+    private void flushMetadataKeepingFrees() throws IOException {
+        List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
+                map.collectTableWrites(), map.collectL1Writes());
+        writer.writeStages(stages);
+    }
+
+    private void clearUnknownAutoclear() throws IOException {
+        Header h = header;
+        long known = Feature.KNOWN_AUTOCLEAR & ~Feature.JOURNAL_VALID.mask();
+        if (h.version() == 3 && (h.autoclearFeatures() & ~known) != 0) {
+            Header.Builder b = h.toBuilder();
+            b.autoclearFeatures = h.autoclearFeatures() & known;
+            writeHeader(b.build());
+        }
+    }
+
+    private void preallocateMetadata() throws IOException {
+        lock.writeLock().lock();
+        try {
+            data.preallocate();
+            flushMetadata();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private void checkRange(long offset, long len) throws Qcow2Exception {
+        if (offset < 0 || len < 0 || offset > size() || len > size() - offset) {
+            throw new Qcow2Exception(file, "request at offset " + offset + " (" + len
+                    + " bytes) lies beyond the virtual size " + size());
+        }
+    }
+
+    private void checkWritable() throws Qcow2Exception {
+        if (!writable) {
+            throw new Qcow2Exception(file, "image is open read-only");
+        }
+    }
+
+    private void ensureOpen() throws Qcow2Exception {
+        if (closed) {
+            throw new Qcow2Exception(file, "image is closed");
+        }
     }
 }

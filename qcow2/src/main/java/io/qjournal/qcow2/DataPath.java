@@ -1,0 +1,505 @@
+package io.qjournal.qcow2;
+
+import io.qjournal.qcow2.cache.CachedTable;
+import io.qjournal.qcow2.compress.ClusterCompression;
+import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.refcount.RefcountManager;
+import io.qjournal.qcow2.storage.Storage;
+import io.qjournal.qcow2.table.ClusterMap;
+import io.qjournal.qcow2.table.L2Entry;
+import java.io.IOException;
+import java.util.Arrays;
+
+/**
+ * Guest reads and writes mapped through L1/L2: allocation, copy-on-write (backing files,
+ * snapshot-shared and compressed clusters), zero flags, discard, subclusters. The image holds
+ * its lock around every call (read lock for reads, write lock for the rest).
+ */
+final class DataPath {
+    private static final int UNALLOC = 0;
+    private static final int ZERO = 1;
+    private static final int DATA = 2;
+    private static final int COMPRESSED = 3;
+
+    private final Qcow2Image image;
+    private final Storage storage;
+    private final ClusterMap map;
+    private final RefcountManager refcounts;
+    private final int clusterBits;
+    private final int cs;
+    private final boolean ext;
+    private final int scSize;
+    private final int version;
+    private long compressedCursor;
+    private long cachedCompressedEntry = -1;
+    private byte[] cachedCompressed;
+
+    DataPath(Qcow2Image image) {
+        this.image = image;
+        this.storage = image.storage();
+        this.map = image.map();
+        this.refcounts = image.refcounts();
+        this.clusterBits = image.clusterBits();
+        this.cs = 1 << clusterBits;
+        this.ext = map.extended();
+        this.scSize = ext ? cs / 32 : cs;
+        this.version = image.header().version();
+    }
+
+    // ---- reads ----
+
+    void read(long offset, byte[] buf, int off, int len) throws IOException {
+        while (len > 0) {
+            long start = offset & ~(long) (cs - 1);
+            int co = (int) (offset - start);
+            int n = Math.min(len, cs - co);
+            CachedTable t = map.table(map.l1Index(start));
+            long entry = t == null ? 0 : map.entry(t, map.l2Index(start));
+            long bitmap = t == null ? 0 : map.bitmap(t, map.l2Index(start));
+            if (t != null) {
+                map.validate(entry, bitmap, start);
+            }
+            readCluster(start, entry, bitmap, co, buf, off, n);
+            offset += n;
+            off += n;
+            len -= n;
+        }
+    }
+
+    private int state(long entry, long bitmap, int sc) {
+        if (L2Entry.isCompressed(entry)) {
+            return COMPRESSED;
+        }
+        if (ext) {
+            if ((L2Entry.allocBits(bitmap) & (1 << sc)) != 0) {
+                return DATA;
+            }
+            return (L2Entry.zeroBits(bitmap) & (1 << sc)) != 0 ? ZERO : UNALLOC;
+        }
+        switch (L2Entry.kind(entry)) {
+            case NORMAL: return DATA;
+            case ZERO_PLAIN: case ZERO_ALLOC: return ZERO;
+            default: return UNALLOC;
+        }
+    }
+
+    /** Reads [co, co+n) of the cluster at guest offset {@code start} as described by entry/bitmap. */
+    private void readCluster(long start, long entry, long bitmap, int co, byte[] buf, int off, int n)
+            throws IOException {
+        if (L2Entry.isCompressed(entry)) {
+            System.arraycopy(decompress(entry), co, buf, off, n);
+            return;
+        }
+        long host = L2Entry.hostOffset(entry);
+        int pos = co;
+        int end = co + n;
+        while (pos < end) {
+            int sc = pos / scSize;
+            int st = state(entry, bitmap, sc);
+            int runEnd = Math.min(end, (sc + 1) * scSize);
+            while (runEnd < end && state(entry, bitmap, runEnd / scSize) == st) {
+                runEnd = Math.min(end, (runEnd / scSize + 1) * scSize);
+            }
+            int len = runEnd - pos;
+            int bo = off + (pos - co);
+            if (st == DATA) {
+                storage.read(host + pos, buf, bo, len);
+            } else if (st == ZERO) {
+                Arrays.fill(buf, bo, bo + len, (byte) 0);
+            } else {
+                readBacking(start + pos, buf, bo, len);
+            }
+            pos = runEnd;
+        }
+    }
+
+    private void readBacking(long guest, byte[] buf, int off, int len) throws IOException {
+        BlockDevice b = image.backing();
+        long avail = b == null ? 0 : Math.max(0, Math.min(len, b.size() - guest));
+        if (avail > 0) {
+            b.read(guest, buf, off, (int) avail);
+        }
+        Arrays.fill(buf, off + (int) avail, off + len, (byte) 0);
+    }
+
+    private synchronized byte[] decompress(long entry) throws IOException {
+        if (entry == cachedCompressedEntry) {
+            return cachedCompressed;
+        }
+        long host = L2Entry.compressedHostOffset(entry, clusterBits);
+        int sectors = L2Entry.compressedSectors(entry, clusterBits);
+        int len = (int) Math.min((long) sectors * 512 - (host & 511), 2L * cs + 512);
+        byte[] in = new byte[len];
+        storage.read(host, in, 0, len);
+        byte[] out = new byte[cs];
+        ClusterCompression.decompress(image.header().compressionType(), in, len, out, image.name(), host);
+        cachedCompressedEntry = entry;
+        cachedCompressed = out;
+        return out;
+    }
+
+    // ---- writes ----
+
+    void write(long offset, byte[] buf, int off, int len) throws IOException {
+        while (len > 0) {
+            long start = offset & ~(long) (cs - 1);
+            int co = (int) (offset - start);
+            int n = Math.min(len, cs - co);
+            writeChunk(start, co, buf, off, n);
+            offset += n;
+            off += n;
+            len -= n;
+        }
+    }
+
+    /** The L2 table for a guest offset, allocated or copied (if shared) so it can be changed. */
+    private CachedTable tableForWrite(long guest) throws IOException {
+        int l1i = map.l1Index(guest);
+        CachedTable t = map.table(l1i);
+        if (t == null) {
+            long off = refcounts.allocate(1);
+            t = new CachedTable(off, new byte[cs]);
+            t.markDirty();
+            map.setTable(l1i, t);
+        } else if (!map.l1Copied(l1i)) {
+            long off = refcounts.allocate(1);
+            CachedTable copy = new CachedTable(off, t.data().clone());
+            copy.markDirty();
+            map.setTable(l1i, copy);
+            image.release(t.offset(), 1);
+            t = copy;
+        }
+        return t;
+    }
+
+    private void writeChunk(long start, int co, byte[] buf, int off, int n) throws IOException {
+        CachedTable t = tableForWrite(start);
+        int l2i = map.l2Index(start);
+        long entry = map.entry(t, l2i);
+        long bitmap = map.bitmap(t, l2i);
+        map.validate(entry, bitmap, start);
+        long host = L2Entry.hostOffset(entry);
+        boolean compressed = L2Entry.isCompressed(entry);
+        boolean copied = L2Entry.isCopied(entry);
+        if (!ext) {
+            L2Entry.Kind kind = L2Entry.kind(entry);
+            if (kind == L2Entry.Kind.NORMAL && copied) {
+                storage.write(host + co, buf, off, n);
+                return;
+            }
+            if (kind == L2Entry.Kind.ZERO_ALLOC && copied) {
+                byte[] c = new byte[cs];
+                System.arraycopy(buf, off, c, co, n);
+                storage.write(host, c, 0, cs);
+                map.setEntry(t, l2i, host | L2Entry.COPIED, 0);
+                return;
+            }
+            boolean oldZero = kind == L2Entry.Kind.ZERO_PLAIN || kind == L2Entry.Kind.ZERO_ALLOC
+                    || (kind == L2Entry.Kind.UNALLOCATED && image.backing() == null);
+            long fileEnd = storage.size();
+            long newHost = refcounts.allocate(1);
+            if (n == cs || (oldZero && newHost >= fileEnd)) {
+                storage.write(newHost + co, buf, off, n);
+            } else {
+                byte[] c = new byte[cs];
+                readCluster(start, entry, bitmap, 0, c, 0, cs);
+                System.arraycopy(buf, off, c, co, n);
+                storage.write(newHost, c, 0, cs);
+            }
+            map.setEntry(t, l2i, newHost | L2Entry.COPIED, 0);
+            releaseOld(entry);
+            return;
+        }
+        int s0 = co / scSize;
+        int s1 = (co + n - 1) / scSize;
+        int touched = subclusterMask(s0, s1);
+        int alloc = L2Entry.allocBits(bitmap);
+        int zero = L2Entry.zeroBits(bitmap);
+        boolean headPartial = co % scSize != 0 || (s0 == s1 && n < scSize);
+        boolean tailPartial = (co + n) % scSize != 0;
+        boolean needFill = (headPartial && (alloc & (1 << s0)) == 0) || (tailPartial && (alloc & (1 << s1)) == 0);
+        if (!compressed && host != 0 && copied) {
+            writeSubclusters(start, entry, bitmap, host, s0, s1, co, buf, off, n, needFill);
+            long nb = L2Entry.bitmap(alloc | touched, zero & ~touched);
+            if (nb != bitmap) {
+                map.setEntry(t, l2i, entry, nb);
+            }
+            return;
+        }
+        long fileEnd = storage.size();
+        long newHost = refcounts.allocate(1);
+        long newBitmap;
+        if (compressed) {
+            byte[] c = decompress(entry).clone();
+            System.arraycopy(buf, off, c, co, n);
+            storage.write(newHost, c, 0, cs);
+            newBitmap = L2Entry.bitmap(-1, 0);
+        } else {
+            int oldAlloc = host != 0 ? alloc : 0;
+            if (oldAlloc == 0 && newHost >= fileEnd) {
+                writeSubclusters(start, entry, bitmap, newHost, s0, s1, co, buf, off, n, needFill);
+            } else {
+                byte[] c = new byte[cs];
+                readCluster(start, entry, bitmap, 0, c, 0, cs);
+                System.arraycopy(buf, off, c, co, n);
+                storage.write(newHost, c, 0, cs);
+            }
+            newBitmap = L2Entry.bitmap(oldAlloc | touched, zero & ~touched);
+        }
+        map.setEntry(t, l2i, newHost | L2Entry.COPIED, newBitmap);
+        releaseOld(entry);
+    }
+
+    /** Writes whole subclusters s0..s1 at {@code host}, filling partial ones from their old contents. */
+    private void writeSubclusters(long start, long entry, long bitmap, long host, int s0, int s1, int co,
+            byte[] buf, int off, int n, boolean needFill) throws IOException {
+        if (!needFill) {
+            storage.write(host + co, buf, off, n);
+            return;
+        }
+        int from = s0 * scSize;
+        int to = (s1 + 1) * scSize;
+        byte[] c = new byte[to - from];
+        readCluster(start, entry, bitmap, from, c, 0, to - from);
+        System.arraycopy(buf, off, c, co - from, n);
+        storage.write(host + from, c, 0, c.length);
+    }
+
+    private static int subclusterMask(int s0, int s1) {
+        long m = ((1L << (s1 + 1)) - 1) & ~((1L << s0) - 1);
+        return (int) m;
+    }
+
+    private void releaseOld(long entry) throws IOException {
+        if (L2Entry.isCompressed(entry)) {
+            long host = L2Entry.compressedHostOffset(entry, clusterBits);
+            long from = (host & ~511L) >>> clusterBits;
+            long to = ((host & ~511L) + (long) L2Entry.compressedSectors(entry, clusterBits) * 512 - 1) >>> clusterBits;
+            image.release(from << clusterBits, to - from + 1);
+        } else if (L2Entry.hostOffset(entry) != 0) {
+            image.release(L2Entry.hostOffset(entry), 1);
+        }
+    }
+
+    void writeCompressed(long offset, byte[] cluster) throws IOException {
+        byte[] z = ClusterCompression.compress(image.header().compressionType(), cluster);
+        if (z == null) {
+            writeChunk(offset, 0, cluster, 0, cs);
+            return;
+        }
+        CachedTable t = tableForWrite(offset);
+        int l2i = map.l2Index(offset);
+        long old = map.entry(t, l2i);
+        map.validate(old, map.bitmap(t, l2i), offset);
+        long host = allocateBytes(z.length);
+        storage.write(host, z, 0, z.length);
+        int sectors = (int) (((host + z.length - 1) >>> 9) - (host >>> 9) + 1);
+        map.setEntry(t, l2i, L2Entry.compressedEntry(host, sectors, clusterBits), 0);
+        releaseOld(old);
+    }
+
+    /** Byte-granular allocation for compressed clusters, packing them as QEMU's qcow2_alloc_bytes. */
+    private long allocateBytes(int len) throws IOException {
+        long cur = compressedCursor;
+        if (cur != 0 && (cur & (cs - 1)) != 0 && cs - (cur & (cs - 1)) >= len
+                && refcounts.get(cur >>> clusterBits) > 0) {
+            refcounts.update(cur & ~(long) (cs - 1), 1, 1);
+            compressedCursor = cur + len;
+            return cur;
+        }
+        int k = (len + cs - 1) / cs;
+        long start = refcounts.allocate(k);
+        compressedCursor = start + len;
+        return start;
+    }
+
+    // ---- zeroes and discard ----
+
+    void writeZeroes(long offset, long len) throws IOException {
+        while (len > 0) {
+            long start = offset & ~(long) (cs - 1);
+            int co = (int) (offset - start);
+            int n = (int) Math.min(len, cs - co);
+            zeroChunk(start, co, n);
+            offset += n;
+            len -= n;
+        }
+    }
+
+    private void zeroChunk(long start, int co, int n) throws IOException {
+        if (version < 3) {
+            if (!readsZero(start)) {
+                writeChunk(start, co, new byte[n], 0, n);
+            }
+            return;
+        }
+        if (ext) {
+            int s0 = (co + scSize - 1) / scSize;
+            int s1 = (co + n) / scSize - 1;
+            CachedTable probe = map.table(map.l1Index(start));
+            long entry = probe == null ? 0 : map.entry(probe, map.l2Index(start));
+            if (s0 > s1 || L2Entry.isCompressed(entry)) {
+                if (!readsZero(start)) {
+                    writeChunk(start, co, new byte[n], 0, n);
+                }
+                return;
+            }
+            CachedTable t = tableForWrite(start);
+            int l2i = map.l2Index(start);
+            entry = map.entry(t, l2i);
+            long bitmap = map.bitmap(t, l2i);
+            map.validate(entry, bitmap, start);
+            int mask = subclusterMask(s0, s1);
+            if (mask == -1) {
+                map.setEntry(t, l2i, 0, L2Entry.bitmap(0, -1));
+                releaseOld(entry);
+            } else {
+                map.setEntry(t, l2i, entry, L2Entry.bitmap(L2Entry.allocBits(bitmap) & ~mask,
+                        L2Entry.zeroBits(bitmap) | mask));
+            }
+            int head = s0 * scSize - co;
+            int tail = co + n - (s1 + 1) * scSize;
+            if (head > 0) {
+                writeChunk(start, co, new byte[head], 0, head);
+            }
+            if (tail > 0) {
+                writeChunk(start, (s1 + 1) * scSize, new byte[tail], 0, tail);
+            }
+            return;
+        }
+        if (n < cs) {
+            if (!readsZero(start)) {
+                writeChunk(start, co, new byte[n], 0, n);
+            }
+            return;
+        }
+        CachedTable t = tableForWrite(start);
+        int l2i = map.l2Index(start);
+        long entry = map.entry(t, l2i);
+        map.validate(entry, 0, start);
+        L2Entry.Kind kind = L2Entry.kind(entry);
+        if ((kind == L2Entry.Kind.NORMAL || kind == L2Entry.Kind.ZERO_ALLOC) && L2Entry.isCopied(entry)) {
+            // Keep the allocation (QEMU without MAY_UNMAP): the flag makes it read as zeros.
+            map.setEntry(t, l2i, L2Entry.hostOffset(entry) | L2Entry.COPIED | L2Entry.ZERO, 0);
+        } else if (kind != L2Entry.Kind.ZERO_PLAIN) {
+            map.setEntry(t, l2i, L2Entry.ZERO, 0);
+            releaseOld(entry);
+        }
+    }
+
+    /** True when the whole cluster at {@code start} already reads as zeros without I/O. */
+    private boolean readsZero(long start) throws IOException {
+        CachedTable t = map.table(map.l1Index(start));
+        if (t == null) {
+            return image.backing() == null;
+        }
+        long entry = map.entry(t, map.l2Index(start));
+        long bitmap = map.bitmap(t, map.l2Index(start));
+        if (L2Entry.isCompressed(entry)) {
+            return false;
+        }
+        for (int sc = 0; sc < cs / scSize; sc++) {
+            int st = state(entry, bitmap, sc);
+            if (st == DATA || (st == UNALLOC && image.backing() != null)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    void discard(long offset, long len) throws IOException {
+        long first = (offset + cs - 1) & ~(long) (cs - 1);
+        long end = offset + len == image.size() ? offset + len : (offset + len) & ~(long) (cs - 1);
+        for (long start = first; start < end; start += cs) {
+            CachedTable t = map.table(map.l1Index(start));
+            if (t == null && image.backing() == null) {
+                start = ((start >>> (clusterBits + map.l2Bits())) + 1 << (clusterBits + map.l2Bits())) - cs;
+                continue;
+            }
+            t = tableForWrite(start);
+            int l2i = map.l2Index(start);
+            long entry = map.entry(t, l2i);
+            long bitmap = map.bitmap(t, l2i);
+            map.validate(entry, bitmap, start);
+            boolean allocated = L2Entry.isCompressed(entry) || L2Entry.hostOffset(entry) != 0;
+            if (!allocated && image.backing() == null) {
+                continue;
+            }
+            if (ext) {
+                map.setEntry(t, l2i, 0, L2Entry.bitmap(0, -1));
+            } else {
+                map.setEntry(t, l2i, version >= 3 ? L2Entry.ZERO : 0, 0);
+            }
+            releaseOld(entry);
+        }
+    }
+
+    // ---- status and preallocation ----
+
+    BlockStatus blockStatus(long offset, long maxLen) throws IOException {
+        long[] first = statusAt(offset);
+        long pos = (offset / scSize + 1) * scSize;
+        long end = offset + maxLen;
+        while (pos < end) {
+            long[] s = statusAt(pos);
+            if (s[0] != first[0]) {
+                break;
+            }
+            if (first[0] == DATA && s[1] != first[1] + (pos - offset)) {
+                break;
+            }
+            pos += s[2];
+        }
+        long length = Math.min(pos, end) - offset;
+        int st = (int) first[0];
+        long host = first[1];
+        return new BlockStatus(offset, length, st != UNALLOC, st == ZERO, st == DATA || st == COMPRESSED,
+                st == DATA || (st == ZERO && host > 0) ? host : -1, st == COMPRESSED);
+    }
+
+    /** {state, host offset of pos or -1, bytes to the end of this unit}. */
+    private long[] statusAt(long pos) throws IOException {
+        int l1i = map.l1Index(pos);
+        CachedTable t = map.table(l1i);
+        if (t == null) {
+            long l2Span = 1L << (clusterBits + map.l2Bits());
+            return new long[] {UNALLOC, -1, l2Span - (pos & (l2Span - 1))};
+        }
+        long start = pos & ~(long) (cs - 1);
+        int l2i = map.l2Index(pos);
+        long entry = map.entry(t, l2i);
+        long bitmap = map.bitmap(t, l2i);
+        map.validate(entry, bitmap, start);
+        int inCluster = (int) (pos - start);
+        int st = state(entry, bitmap, inCluster / scSize);
+        long host = L2Entry.hostOffset(entry);
+        long h = st == DATA || (st == ZERO && !ext && host != 0) ? host + inCluster : -1;
+        return new long[] {st, h, scSize - (inCluster % scSize)};
+    }
+
+    /** preallocation=metadata: every cluster gets an L2 entry and a host cluster, contiguous. */
+    void preallocate() throws IOException {
+        long size = image.size();
+        int perTable = map.l2Entries();
+        long tableSpan = (long) perTable << clusterBits;
+        long lastEnd = 0;
+        for (long base = 0; base < size; base += tableSpan) {
+            CachedTable t = tableForWrite(base);
+            int n = (int) Math.min(perTable, (size - base + cs - 1) >>> clusterBits);
+            long host = refcounts.allocate(n);
+            for (int i = 0; i < n; i++) {
+                long bitmap = ext ? L2Entry.bitmap(-1, 0) : 0;
+                map.setEntry(t, i, (host + ((long) i << clusterBits)) | L2Entry.COPIED, bitmap);
+            }
+            lastEnd = Math.max(lastEnd, host + ((long) n << clusterBits));
+            image.writebackIfCacheFullPublic();
+        }
+        if (storage.size() < lastEnd) {
+            storage.truncate(lastEnd);
+        }
+    }
+
+    static boolean isV3(Header h) {
+        return h.version() >= 3;
+    }
+}
