@@ -58,7 +58,7 @@ class CheckerFuzzQemuIT {
     }
 
     /** Offsets of 8-byte metadata entries worth damaging: L1, L2 and refcount table and block entries. */
-    private static List<Long> targets(RawImage raw) throws IOException {
+    private static List<Long> targets(ImagePatcher raw) throws IOException {
         List<Long> out = new ArrayList<>();
         long l1 = raw.l1Offset();
         int l1Size = raw.u32(36);
@@ -115,7 +115,7 @@ class CheckerFuzzQemuIT {
         Files.copy(base, img);
         StringBuilder what = new StringBuilder("seed " + seed + " on " + base.getFileName() + ":");
         try (FileStorage s = FileStorage.open(img, true)) {
-            RawImage raw = new RawImage(s);
+            ImagePatcher raw = new ImagePatcher(s);
             List<Long> t = targets(raw);
             int n = 1 + rnd.nextInt(3);
             for (int k = 0; k < n; k++) {
@@ -136,8 +136,6 @@ class CheckerFuzzQemuIT {
         try (FileStorage s = FileStorage.open(img, false)) {
             r = ImageChecker.check(s, RepairMode.NONE);
         }
-        System.out.println(what + " -> qemu-img exit " + q.exitCode() + ", corruptions " + r.corruptions()
-                + ", leaks " + r.leaks());
         String ctx = what + "\nqemu: " + q.fields() + "\n" + q.result().stderr() + "\nours: " + r;
         assertEquals(q.exitCode(), r.exitCode(), "exit code\n" + ctx);
         if (q.exitCode() != 1) {
