@@ -6,10 +6,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /** Test helper: reads and patches raw qcow2 structures to build damaged images. */
-final class RawImage {
+final class ImagePatcher {
     final Storage s;
 
-    RawImage(Storage s) {
+    ImagePatcher(Storage s) {
         this.s = s;
     }
 
