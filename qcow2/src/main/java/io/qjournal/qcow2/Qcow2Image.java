@@ -329,6 +329,32 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /**
+     * Commits the open journal transaction: when it returns, every metadata update and every
+     * guest write issued before the call is durable. Without a journal this is {@link #flush()}.
+     */
+    public void commit() throws IOException {
+        flush();
+    }
+
+    /** Writes committed journal transactions home and advances the synced sequence. */
+    public void checkpoint() throws IOException {
+        flush();
+    }
+
+    /** The journal's state; {@link JournalStatus#NONE} when the image has none. */
+    public JournalStatus journalStatus() {
+        return JournalStatus.NONE;
+    }
+
+    /** Changes the commit interval of the live journal (no effect without one). */
+    public void setCommitInterval(java.time.Duration interval) {
+    }
+
+    /** Changes the commit datasize of the live journal (no effect without one). */
+    public void setCommitDatasize(long bytes) {
+    }
+
     /** Status of the range starting at {@code offset}, at most {@code maxLength} bytes long. */
     public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
         lock.readLock().lock();
