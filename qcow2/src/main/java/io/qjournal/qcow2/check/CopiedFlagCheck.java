@@ -57,7 +57,7 @@ final class CopiedFlagCheck {
                     res.corruptionsFixed++;
                 }
             }
-            ctx.storage.read(l2Offset, table, 0, table.length);
+            TableWalker.readCluster(ctx, l2Offset, table);
             ByteBuffer b = ByteBuffer.wrap(table);
             int dirty = 0;
             for (int j = 0; j < ctx.l2Entries; j++) {

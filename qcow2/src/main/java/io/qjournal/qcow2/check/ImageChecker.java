@@ -18,9 +18,10 @@ import java.util.List;
  * serves offline repair at open time and batch sweeps). Counts, messages and exit codes follow
  * QEMU 7.2; see docs/format/qcow2.md for the structures.
  *
- * <p>Deviation from QEMU 7.2: with {@link RepairMode#ALL} an L2 entry whose cluster lies
- * wholly past the end of the file becomes a zero cluster (QEMU only reports it). Snapshot
- * table corruptions are reported but not rewritten.
+ * <p>Deviations from QEMU 7.2: with {@link RepairMode#ALL} an L2 entry whose cluster lies
+ * wholly past the end of the file becomes a zero cluster (QEMU only reports it); the snapshot
+ * table is rewritten only when the refcounts are consistent (QEMU allocates regardless); an
+ * image with more than 65536 snapshots is refused as unreadable instead of trimmed.
  */
 public final class ImageChecker {
     private ImageChecker() {
@@ -119,20 +120,31 @@ public final class ImageChecker {
         Pass pass = new Pass(ctx);
         SnapshotTable.Parsed snapshots;
         try {
-            snapshots = SnapshotTable.readUnvalidatedL1(storage, header);
+            snapshots = SnapshotTable.readUnvalidatedL1(storage, header, mode.fixErrors());
         } catch (Qcow2Exception e) {
             ctx.res.checkErrors++;
             ctx.msg("ERROR failed to read the snapshot table: %s", e.getMessage());
             messages.add("Check failed: Invalid argument");
             return pass;
         }
-        long snapshotCorruptions = 0;
+        if (snapshots.snapshotsDiscarded() > 0) {
+            // As QEMU: the header is fixed at once so that the refcount check sees the shorter table.
+            ctx.msg("Discarding %d overhanging snapshots (snapshot table is too big)", snapshots.snapshotsDiscarded());
+            storage.write(HeaderCodec.NB_SNAPSHOTS_OFFSET, ByteBuffer.allocate(4).putInt(0, snapshots.entries().size()));
+            storage.flush();
+            ctx.res.corruptionsFixed += snapshots.snapshotsDiscarded();
+        }
+        long snapshotCorruptions = snapshots.extraDataDropped();
+        if (snapshots.extraDataDropped() > 0) {
+            ctx.msg("Discarding too much extra metadata in %d snapshot table entries (more than %d bytes)",
+                    snapshots.extraDataDropped(), SnapshotTable.MAX_EXTRA_DATA);
+        }
         if (header.version() >= 3) {
             List<SnapshotEntry> entries = snapshots.entries();
             for (int i = 0; i < entries.size(); i++) {
                 if (entries.get(i).extraData().length < SnapshotTable.V3_MIN_EXTRA_DATA_SIZE) {
                     snapshotCorruptions++;
-                    ctx.msg("ERROR snapshot table entry %d is incomplete", i);
+                    ctx.msg("%s snapshot table entry %d is incomplete", ctx.prefix(mode.fixErrors()), i);
                 }
             }
         }
@@ -144,7 +156,13 @@ public final class ImageChecker {
             messages.add("Check failed: " + e.getMessage());
             return pass;
         }
-        ctx.res.corruptions += snapshotCorruptions;
+        if (snapshotCorruptions > 0 && mode.fixErrors() && ctx.res.checkErrors == 0 && ctx.res.corruptions == 0
+                && SnapshotTableRepair.rewrite(ctx, rc.stored(), snapshots.entries(), header.snapshotsOffset(),
+                        snapshots.sizeBytes())) {
+            ctx.res.corruptionsFixed += snapshotCorruptions;
+        } else {
+            ctx.res.corruptions += snapshotCorruptions;
+        }
         pass.imageEndOffset = rc.imageEndOffset;
         pass.completed = true;
         if (mode != RepairMode.NONE && ctx.res.checkErrors == 0 && ctx.res.corruptions == 0) {

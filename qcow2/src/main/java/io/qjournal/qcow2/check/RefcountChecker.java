@@ -37,6 +37,11 @@ final class RefcountChecker {
         this.reftableClusters = ctx.header.refcountTableClusters();
     }
 
+    /** The stored refcounts as they are after this check (and its repairs). */
+    StoredRefcounts stored() {
+        return stored;
+    }
+
     void run() throws IOException, Abort {
         CheckContext.Counters res = ctx.res;
         long size = ctx.storage.size();

@@ -66,8 +66,28 @@ final class StoredRefcounts {
         return new StoredRefcounts(storage, clusterBits, order, tableOffset, table);
     }
 
+    int blockBits() {
+        return blockBits;
+    }
+
     int clusterSize() {
         return 1 << clusterBits;
+    }
+
+    /** Clusters the refcount table can describe at all. */
+    long coveredClusters() {
+        return Math.min(RefcountArray.MAX_CLUSTERS, (long) table.length << blockBits);
+    }
+
+    /** Whether the cluster's refcount block exists (and is usable). */
+    boolean hasBlock(long cluster) {
+        long rtIndex = cluster >>> blockBits;
+        if (rtIndex >= table.length) {
+            return false;
+        }
+        long off = table[(int) rtIndex];
+        return (off & REFT_OFFSET_MASK) != 0 && (off & REFT_RESERVED_MASK) == 0
+                && ((off & REFT_OFFSET_MASK) & (clusterSize() - 1)) == 0;
     }
 
     /** The stored refcount of a host cluster (QEMU's qcow2_get_refcount). */
@@ -115,7 +135,12 @@ final class StoredRefcounts {
         byte[] b = cache.get(offset);
         if (b == null) {
             b = new byte[clusterSize()];
-            storage.read(offset, b, 0, b.length);
+            // A block past the end of the file reads as zeros, as it would from a sparse file.
+            long fileSize = storage.size();
+            int n = offset >= fileSize ? 0 : (int) Math.min(b.length, fileSize - offset);
+            if (n > 0) {
+                storage.read(offset, b, 0, n);
+            }
             cache.put(offset, b);
         }
         return b;

@@ -22,6 +22,7 @@ final class TableWalker {
     private final CheckContext ctx;
     private final RefcountArray imrt;
     private long nextContiguous;
+    private byte[] table;
 
     TableWalker(CheckContext ctx, RefcountArray imrt) {
         this.ctx = ctx;
@@ -82,9 +83,21 @@ final class TableWalker {
         }
     }
 
+    /** Reads one table cluster; what lies past the end of the file reads as zeros without touching the store. */
+    static void readCluster(CheckContext ctx, long offset, byte[] buf) throws IOException {
+        long fileSize = ctx.storage.size();
+        int n = offset >= fileSize ? 0 : (int) Math.min(buf.length, fileSize - offset);
+        java.util.Arrays.fill(buf, n, buf.length, (byte) 0);
+        if (n > 0) {
+            ctx.storage.read(offset, buf, 0, n);
+        }
+    }
+
     private void checkL2(long l2Offset, boolean fragInfo, boolean active) throws IOException {
-        byte[] table = new byte[ctx.clusterSize];
-        ctx.storage.read(l2Offset, table, 0, table.length);
+        if (table == null) {
+            table = new byte[ctx.clusterSize];
+        }
+        readCluster(ctx, l2Offset, table);
         ByteBuffer b = ByteBuffer.wrap(table);
         int step = ctx.extendedL2 ? 16 : 8;
         nextContiguous = 0;
