@@ -210,9 +210,6 @@ public final class BenchCommand implements Callable<Integer> {
                     if (i >= count) {
                         return;
                     }
-                    if (flushInterval > 0 && i > 0 && i % flushInterval == 0) {
-                        flush();
-                    }
                     long o = offsetOf(i);
                     drainLock.readLock().lock();
                     try {
@@ -227,6 +224,10 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                     } finally {
                         drainLock.readLock().unlock();
+                    }
+                    // As qemu-img: a flush after every N completed requests, the last one included.
+                    if (flushInterval > 0 && (i + 1) % flushInterval == 0) {
+                        flush();
                     }
                 }
             } catch (Throwable t) {
