@@ -209,7 +209,7 @@ final class IoCommands {
             }
             int cs = q.clusterSize();
             if (offset % cs != 0 || count % cs != 0) {
-                throw new IOException("compressed writes must be cluster-aligned (" + cs + " bytes)");
+                throw new IOException("Invalid argument"); // qemu-io: -EINVAL for unaligned compressed writes
             }
             byte[] cluster = new byte[cs];
             Arrays.fill(cluster, (byte) pat);
