@@ -49,10 +49,6 @@ public final class ImageChecker {
         Pass first = runPass(storage, header, mode, extra, messages);
         if (first.completed && (first.res.corruptionsFixed > 0 || first.res.leaksFixed > 0)) {
             // As qemu-img: report what remains from a fresh read-only pass over the repaired image.
-            messages.add("The following inconsistencies were found and repaired:");
-            messages.add("    " + first.res.leaksFixed + " leaked clusters");
-            messages.add("    " + first.res.corruptionsFixed + " corruptions");
-            messages.add("Double checking the fixed image now...");
             Pass second = runPass(storage, readHeader(storage), RepairMode.NONE, extra, messages);
             second.res.corruptionsFixed = first.res.corruptionsFixed;
             second.res.leaksFixed = first.res.leaksFixed;
