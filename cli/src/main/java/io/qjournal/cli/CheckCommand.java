@@ -71,7 +71,8 @@ public final class CheckCommand implements Callable<Integer> {
         printMessages(r, json || quiet);
         long leaksFixed = r.leaksFixed();
         long corruptionsFixed = r.corruptionsFixed();
-        if (!quiet) {
+        // As qemu-img: a check that could not complete prints no report, only its error lines.
+        if (!quiet && io.qjournal.qcow2.check.CheckReport.completed(r)) {
             if (json) {
                 System.out.println(Json.pretty(toJson(file.toString(), r, leaksFixed, corruptionsFixed)));
             } else {

@@ -159,7 +159,7 @@ public final class InfoCommand implements Callable<Integer> {
      * dash style, so human mode prints them as a nested "journal:" block like other
      * format-specific entries.
      */
-    static Map<String, Object> journal(Qcow2Image img, Header h) {
+    static Map<String, Object> journal(Qcow2Image img, Header h) throws IOException {
         JournalStatus j = img.journalStatus();
         boolean present = j.present() || h.extension(HeaderExtension.JOURNAL) != null;
         boolean valid = j.valid() || h.has(Feature.JOURNAL_VALID);
