@@ -88,8 +88,8 @@ public final class CheckCommand implements Callable<Integer> {
     static final String REPAIRED = "The following inconsistencies were found and repaired:";
 
     /**
-     * The checker's per-problem lines go to stderr as qemu-img's do; its repair summary (which
-     * it records between the repairing pass and the double check) goes to stdout in human mode.
+     * The checker's per-problem lines go to stderr as qemu-img's do; the repair summary goes to
+     * stdout in human mode (older checkers also listed it among the messages: skipped there).
      */
     private static void printMessages(CheckResult r, boolean noSummary) {
         List<String> msgs = r.messages() == null ? List.of() : r.messages();
@@ -97,16 +97,15 @@ public final class CheckCommand implements Callable<Integer> {
         System.out.flush();
         for (int i = 0; i < msgs.size(); i++) {
             if (i == summary) {
-                System.err.flush();
-                if (!noSummary) {
-                    System.out.printf("%s%n%n    %d leaked clusters%n    %d corruptions%n%nDouble checking the fixed image now...%n",
-                            REPAIRED, r.leaksFixed(), r.corruptionsFixed());
-                    System.out.flush();
-                }
                 i += 3;
                 continue;
             }
             System.err.println(msgs.get(i));
+        }
+        System.err.flush();
+        if (!noSummary && (r.leaksFixed() != 0 || r.corruptionsFixed() != 0)) {
+            System.out.printf("%s%n%n    %d leaked clusters%n    %d corruptions%n%nDouble checking the fixed image now...%n",
+                    REPAIRED, r.leaksFixed(), r.corruptionsFixed());
         }
     }
 
