@@ -464,7 +464,8 @@ final class DataPath {
         long length = Math.min(pos, end) - offset;
         int st = (int) first[0];
         long host = first[1];
-        return new BlockStatus(offset, length, st != UNALLOC, st == ZERO, st == DATA || st == COMPRESSED,
+        boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
+        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED,
                 st == DATA || (st == ZERO && host > 0) ? host : -1, st == COMPRESSED);
     }
 

@@ -118,6 +118,7 @@ final class RefcountChecker {
     /** QEMU's calculate_refcounts. */
     private void calculate(RefcountArray imrt, RepairMode fix) throws IOException, Abort {
         CheckContext.Counters res = ctx.res;
+        ctx.refreshFileSize();
         TableWalker walker = new TableWalker(ctx, imrt);
         ctx.inc(imrt, 0, ctx.clusterSize);
         walker.checkL1(ctx.header.l1TableOffset(), ctx.header.l1Size(), true, true);
@@ -215,7 +216,8 @@ final class RefcountChecker {
                 throw new IOException("offset 0x" + Long.toHexString(offset) + " is too large");
             }
             ctx.storage.truncate(offset + ctx.clusterSize);
-            imrt.resize(ctx.sizeToClusters(ctx.storage.size()));
+            ctx.refreshFileSize();
+            imrt.resize(ctx.sizeToClusters(ctx.fileSize()));
             return cluster < imrt.size();
         } catch (IOException | IllegalArgumentException e) {
             ctx.msg("ERROR could not resize image: %s", e.getMessage());

@@ -131,7 +131,13 @@ final class StoredRefcounts {
         return true;
     }
 
+    private long lastOffset = -1;
+    private byte[] lastBlock;
+
     private byte[] block(long offset) throws IOException {
+        if (offset == lastOffset) {
+            return lastBlock;
+        }
         byte[] b = cache.get(offset);
         if (b == null) {
             b = new byte[clusterSize()];
@@ -143,6 +149,8 @@ final class StoredRefcounts {
             }
             cache.put(offset, b);
         }
+        lastOffset = offset;
+        lastBlock = b;
         return b;
     }
 }

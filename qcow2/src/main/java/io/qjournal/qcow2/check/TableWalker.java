@@ -45,7 +45,7 @@ final class TableWalker {
 
     /** Reads an L1 table; entries past the end of the file are zero, so only the file bounds the work. */
     static long[] readTable(CheckContext ctx, long offset, int entries) throws IOException {
-        long fileSize = ctx.storage.size();
+        long fileSize = ctx.fileSize();
         long avail = offset >= fileSize ? 0 : Math.min((long) entries, (fileSize - offset + 7) / 8);
         long[] t = new long[(int) avail];
         if (avail > 0) {
@@ -85,7 +85,7 @@ final class TableWalker {
 
     /** Reads one table cluster; what lies past the end of the file reads as zeros without touching the store. */
     static void readCluster(CheckContext ctx, long offset, byte[] buf) throws IOException {
-        long fileSize = ctx.storage.size();
+        long fileSize = ctx.fileSize();
         int n = offset >= fileSize ? 0 : (int) Math.min(buf.length, fileSize - offset);
         java.util.Arrays.fill(buf, n, buf.length, (byte) 0);
         if (n > 0) {
@@ -101,7 +101,7 @@ final class TableWalker {
         ByteBuffer b = ByteBuffer.wrap(table);
         int step = ctx.extendedL2 ? 16 : 8;
         nextContiguous = 0;
-        long fileSize = ctx.storage.size();
+        long fileSize = ctx.fileSize();
         for (int i = 0; i < ctx.l2Entries; i++) {
             long entry = b.getLong(i * step);
             long bitmap = ctx.extendedL2 ? b.getLong(i * step + 8) : 0;
