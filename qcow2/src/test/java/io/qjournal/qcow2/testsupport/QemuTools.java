@@ -157,7 +157,7 @@ public final class QemuTools {
         public String string(String name) {
             String v = fields.get(name);
             if (v != null && v.length() >= 2 && v.startsWith("\"")) {
-                return v.substring(1, v.length() - 1);
+                return new MiniJson(v).string();
             }
             return v;
         }
