@@ -256,7 +256,12 @@ public final class QemuTools {
                 }
                 if (c == '\\') {
                     char e = s.charAt(pos++);
-                    b.append(e == 'n' ? '\n' : e == 't' ? '\t' : e);
+                    if (e == 'u') {
+                        b.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
+                        pos += 4;
+                    } else {
+                        b.append(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e);
+                    }
                 } else {
                     b.append(c);
                 }

@@ -32,7 +32,7 @@ class QemuToolsTest {
     void parsesQemuImgJsonObjects() {
         Map<String, String> m = QemuTools.MiniJson.parseObject("{\n    \"image-end-offset\": 393216,\n"
                 + "    \"snapshots\": [{\"id\": \"1\", \"name\": \"a,}\"}],\n    \"filename\": \"a \\\"b\\\".qcow2\",\n"
-                + "    \"dirty-flag\": false\n}");
+                + "    \"dirty-flag\": false,\n    \"u\": \"\\u00E9\"\n}");
         assertEquals("393216", m.get("image-end-offset"));
         assertEquals("[{\"id\": \"1\", \"name\": \"a,}\"}]", m.get("snapshots"));
         assertEquals("false", m.get("dirty-flag"));
@@ -40,5 +40,6 @@ class QemuToolsTest {
         assertEquals(0, j.number("leaks"), "absent counters are zero");
         assertEquals(393216, j.number("image-end-offset"));
         assertEquals("a \"b\".qcow2", j.string("filename"));
+        assertEquals("é", j.string("u"));
     }
 }
