@@ -8,6 +8,7 @@ public final class OpenOptions {
     long refcountCacheBytes = 256L << 10;
     boolean openBacking = true;
     boolean repairDirty = true;
+    JournalOptions journal;
 
     public static OpenOptions readOnly() {
         return new OpenOptions();
@@ -44,6 +45,16 @@ public final class OpenOptions {
     public OpenOptions openBacking(boolean v) {
         openBacking = v;
         return this;
+    }
+
+    /** Opens with a live metadata journal (null: no journal; every metadata update in place). */
+    public OpenOptions journal(JournalOptions v) {
+        journal = v;
+        return this;
+    }
+
+    public JournalOptions journal() {
+        return journal;
     }
 
     public boolean isWritable() {

@@ -1,14 +1,23 @@
 package io.qjournal.qcow2;
 
 import io.qjournal.qcow2.cache.CachedTable;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.snapshot.SnapshotEntry;
+import io.qjournal.qcow2.snapshot.SnapshotTable;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.Journal;
+import io.qjournal.qcow2.journal.JournalExtension;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
+import io.qjournal.qcow2.meta.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.FileStorage;
+import io.qjournal.qcow2.storage.OverlayStorage;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;
 import java.io.IOException;
@@ -16,6 +25,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -33,7 +45,13 @@ public final class Qcow2Image implements BlockDevice {
     private final boolean writable;
     private final BlockDevice backing;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final MetadataWriter writer;
+    private MetadataWriter writer;
+    private JournalMetadataWriter journalWriter;
+    private JournalExtension journalExt;
+    private JournalOptions journalOptions;
+    private ScheduledExecutorService commitTimer;
+    private volatile long lastCommitNanos = System.nanoTime();
+    private JournalStatus statusAtOpen = JournalStatus.NONE;
     private volatile Header header;
     private final int clusterBits;
     private final int clusterSize;
@@ -43,6 +61,7 @@ public final class Qcow2Image implements BlockDevice {
     /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
     private final List<long[]> deferredFrees = new ArrayList<>();
     private boolean closed;
+    private List<SnapshotInfo> snapshots = List.of();
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
         this.storage = storage;
@@ -93,14 +112,75 @@ public final class Qcow2Image implements BlockDevice {
     private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
             throws IOException {
         if (o.writable && h.has(Feature.DIRTY)) {
+            h = repairDirty(storage, o);
+        }
+        JournalExtension ext = JournalExtension.of(h, storage.name());
+        boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
+        JournalStatus before = ext == null ? JournalStatus.NONE : JournalSupport.status(storage, h, ext, null);
+        Journal recovered = null;
+        Storage s = storage;
+        if (valid) {
+            if (!o.writable) {
+                // Replay into memory: the view is consistent and the file stays untouched.
+                s = new OverlayStorage(storage);
+            }
+            recovered = JournalSupport.recover(s, h, ext);
+            h = OpenSupport.readHeader(s);
+            OpenSupport.checkFeatures(h, o.writable, s.name());
+        }
+        List<SnapshotInfo> snapshots = new ArrayList<>();
+        for (SnapshotEntry e : SnapshotTable.read(s, h)) {
+            snapshots.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(),
+                    e.vmClockNsec(), e.diskSize(), e.icount()));
+        }
+        Qcow2Image img = new Qcow2Image(s, path, o, h, backing);
+        img.statusAtOpen = before;
+        img.snapshots = List.copyOf(snapshots);
+        if (!o.writable) {
+            return img;
+        }
+        try {
+            img.clearUnknownAutoclear();
+            MetaWrite bitmaps = BitmapsInUse.markAll(img.storage, img.header);
+            if (bitmaps != null) {
+                img.writer.writeStages(List.of(List.of(bitmaps)));
+            }
+            if (ext != null && !valid) {
+                img.dropInvalidJournal();
+            } else if (recovered != null && o.journal != null) {
+                img.attachJournal(recovered, ext, o.journal);
+            } else if (recovered != null) {
+                img.journalExt = ext;
+                img.removeJournal();
+            }
+            if (o.journal != null && img.journalWriter == null) {
+                img.createJournal(o.journal);
+            }
+        } catch (IOException | RuntimeException e) {
+            img.storage.close();
+            throw e;
+        }
+        return img;
+    }
+
+    /**
+     * Lazy refcounts left the dirty bit after a crash: rebuild the refcounts (qemu-img check
+     * -r all) and clear the bit before writing, as QEMU does at open.
+     */
+    private static Header repairDirty(Storage storage, OpenOptions o) throws IOException {
+        if (!o.repairDirty) {
             throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
                     + " repair it with 'qjournal check -r all'");
         }
-        Qcow2Image img = new Qcow2Image(storage, path, o, h, backing);
-        if (o.writable) {
-            img.clearUnknownAutoclear();
+        CheckResult r = ImageChecker.check(storage, RepairMode.ALL);
+        if (r.checkErrors() > 0 || r.corruptions() > 0) {
+            throw new Qcow2Exception(storage.name(), "the dirty image could not be repaired ("
+                    + r.corruptions() + " corruptions remain)");
         }
-        return img;
+        Header.Builder b = OpenSupport.readHeader(storage).toBuilder();
+        b.set(Feature.DIRTY, false);
+        new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
+        return OpenSupport.readHeader(storage);
     }
 
     /** Creates a new image file (qemu-img create -f qcow2). */
@@ -158,8 +238,22 @@ public final class Qcow2Image implements BlockDevice {
     void release(long hostOffset, long count) throws IOException {
         if (writer.atomic()) {
             refcounts.update(hostOffset, count, -1);
+            long first = hostOffset >>> clusterBits;
+            for (long c = first; c < first + count; c++) {
+                if (refcounts.get(c) == 0) {
+                    refcounts.reserve(c);
+                    journalWriter.freed(c << clusterBits, clusterSize);
+                }
+            }
         } else {
             deferredFrees.add(new long[] {hostOffset, count});
+        }
+    }
+
+    /** Called by the data path for metadata-changing writes that are not safe to commit with their data. */
+    void needDataBarrier() {
+        if (journalWriter != null) {
+            journalWriter.requireDataBarrier();
         }
     }
 
@@ -329,6 +423,84 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /**
+     * Commits the open journal transaction: when it returns, every metadata update and every
+     * guest write issued before the call is durable. Without a journal this is {@link #flush()}.
+     */
+    public void commit() throws IOException {
+        flush();
+    }
+
+    /** Flushes issued to the image file so far (for benchmarks), or -1 if not counted. */
+    public long storageFlushes() {
+        return storage.flushCount();
+    }
+
+    /** Writes committed journal transactions home and advances the synced sequence. */
+    public void checkpoint() throws IOException {
+        if (!writable) {
+            return;
+        }
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            flushMetadata();
+            if (journalWriter != null) {
+                journalWriter.checkpoint();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** The journal's state; {@link JournalStatus#NONE} when the image has none. */
+    public JournalStatus journalStatus() throws IOException {
+        lock.readLock().lock();
+        try {
+            if (journalWriter != null && !closed) {
+                return JournalSupport.status(storage, header, journalExt, journalWriter.journal());
+            }
+            return statusAtOpen;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The journal state found when the image was opened (before any replay). */
+    public JournalStatus journalStatusAtOpen() {
+        return statusAtOpen;
+    }
+
+    /** Changes the commit interval of the live journal (no effect without one). */
+    public void setCommitInterval(java.time.Duration interval) {
+        lock.writeLock().lock();
+        try {
+            if (journalOptions != null) {
+                journalOptions.commitInterval(interval);
+                startCommitTimer();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Changes the commit datasize of the live journal (no effect without one). */
+    public void setCommitDatasize(long bytes) {
+        lock.writeLock().lock();
+        try {
+            if (journalOptions != null) {
+                journalOptions.commitDatasize(bytes);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** The live journal's options (a copy would go stale: read-only use), or null. */
+    public JournalOptions journalOptions() {
+        return journalOptions;
+    }
+
     /** Status of the range starting at {@code offset}, at most {@code maxLength} bytes long. */
     public BlockStatus blockStatus(long offset, long maxLength) throws IOException {
         lock.readLock().lock();
@@ -343,8 +515,9 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /** Internal snapshots, as read (and validated) at open. */
     public List<SnapshotInfo> snapshots() {
-        return List.of();
+        return snapshots;
     }
 
     /** Bytes the image file occupies on disk (st_blocks * 512), as qemu-img's actual-size; -1 if unknown. */
@@ -365,7 +538,11 @@ public final class Qcow2Image implements BlockDevice {
             closed = true;
             try {
                 if (writable) {
+                    stopCommitTimer();
                     flushMetadata();
+                    if (journalWriter != null) {
+                        removeJournal();
+                    }
                     if (refcounts.hasDirty()) {
                         // Frees applied after the first flush must reach the disk too.
                         flushMetadata();
@@ -399,6 +576,10 @@ public final class Qcow2Image implements BlockDevice {
         } else {
             writer.flushData();
         }
+        lastCommitNanos = System.nanoTime();
+        if (writer.atomic()) {
+            refcounts.clearReservations();
+        }
         if (!deferredFrees.isEmpty()) {
             List<long[]> frees = new ArrayList<>(deferredFrees);
             deferredFrees.clear();
@@ -415,6 +596,95 @@ public final class Qcow2Image implements BlockDevice {
     private void writebackIfCacheFull() throws IOException {
         if (map.cacheOverfull() || refcounts.cacheOverfull()) {
             flushMetadata();
+            return;
+        }
+        JournalOptions jo = journalOptions;
+        if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() >= jo.commitDatasize
+                || System.nanoTime() - lastCommitNanos >= jo.commitInterval.toNanos())) {
+            flushMetadata();
+        }
+    }
+
+    // ---- journal lifecycle ----
+
+    private void createJournal(JournalOptions jo) throws IOException {
+        if (header.version() < 3) {
+            throw new Qcow2Exception(file, "the journal needs a compat=1.1 (version 3) image");
+        }
+        long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
+        int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), clusterBits);
+        long clusters = size / clusterSize;
+        long offset = refcounts.allocate((int) clusters);
+        flushMetadata();
+        Journal j = JournalSupport.format(storage, offset, size, order, jo);
+        JournalExtension ext = new JournalExtension(offset, size);
+        writeHeader(JournalSupport.withJournal(header, ext));
+        attachJournal(j, ext, jo);
+    }
+
+    private void attachJournal(Journal j, JournalExtension ext, JournalOptions jo) {
+        journalExt = ext;
+        journalOptions = jo;
+        journalWriter = new JournalMetadataWriter(storage, j);
+        writer = journalWriter;
+        startCommitTimer();
+    }
+
+    /** Clean close: sync everything, then take the journal away so QEMU sees a plain image. */
+    private void removeJournal() throws IOException {
+        if (journalWriter != null) {
+            journalWriter.checkpoint();
+        }
+        journalWriter = null;
+        journalOptions = null;
+        writer = new DirectMetadataWriter(storage);
+        JournalExtension ext = journalExt;
+        writeHeader(JournalSupport.withoutJournal(header));
+        journalExt = null;
+        refcounts.update(ext.offset(), ext.clusters(clusterSize), -1);
+        flushMetadata();
+    }
+
+    /** Another program invalidated the journal: forget it, never touch its old clusters. */
+    private void dropInvalidJournal() throws IOException {
+        writeHeader(JournalSupport.withoutJournal(header));
+    }
+
+    private void startCommitTimer() {
+        stopCommitTimer();
+        JournalOptions jo = journalOptions;
+        if (jo == null || jo.commitInterval.isZero()) {
+            return;
+        }
+        commitTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "qjournal-commit " + file);
+            t.setDaemon(true);
+            return t;
+        });
+        long period = Math.max(1, jo.commitInterval.toMillis());
+        commitTimer.scheduleWithFixedDelay(this::timedCommit, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void stopCommitTimer() {
+        if (commitTimer != null) {
+            commitTimer.shutdownNow();
+            commitTimer = null;
+        }
+    }
+
+    private void timedCommit() {
+        if (!lock.writeLock().tryLock()) {
+            return;
+        }
+        try {
+            if (!closed && journalWriter != null && (map.hasDirty() || refcounts.hasDirty())) {
+                flushMetadata();
+            }
+        } catch (IOException e) {
+            // The next guest flush reports the error; the timer must not die silently though.
+            stopCommitTimer();
+        } finally {
+            lock.writeLock().unlock();
         }
     }
 
@@ -442,7 +712,7 @@ public final class Qcow2Image implements BlockDevice {
 
     private void clearUnknownAutoclear() throws IOException {
         Header h = header;
-        long known = Feature.KNOWN_AUTOCLEAR & ~Feature.JOURNAL_VALID.mask();
+        long known = Feature.KNOWN_AUTOCLEAR;
         if (h.version() == 3 && (h.autoclearFeatures() & ~known) != 0) {
             Header.Builder b = h.toBuilder();
             b.autoclearFeatures = h.autoclearFeatures() & known;

@@ -43,7 +43,11 @@ public final class ImageChecker {
         if (mode != RepairMode.NONE && storage.isReadOnly()) {
             throw new Qcow2Exception(storage.name(), "cannot repair an image opened read-only");
         }
-        List<long[]> extra = validateRanges(storage.name(), extraReferencedRanges);
+        // A dirty journal holds metadata not yet written home: check the image as replay leaves it.
+        storage = io.qjournal.qcow2.JournalReplay.consistentView(storage, mode != RepairMode.NONE);
+        List<long[]> extraRanges = new ArrayList<>(extraReferencedRanges);
+        extraRanges.addAll(io.qjournal.qcow2.JournalReplay.journalRanges(readHeader(storage), storage.name()));
+        List<long[]> extra = validateRanges(storage.name(), extraRanges);
         List<String> messages = new ArrayList<>();
         Header header = readHeader(storage);
         Pass first = runPass(storage, header, mode, extra, messages);

@@ -1,0 +1,137 @@
+package io.qjournal.qcow2;
+
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * Settings of an image's metadata journal (`--journal=size=8M,block-size=4k,commit-interval=5s,
+ * commit-datasize=1M,checksum=crc32c|sum,durable-commit=on|off`).
+ */
+public final class JournalOptions {
+    long size = 8L << 20;
+    int blockSize = 4096;
+    Duration commitInterval = Duration.ofSeconds(5);
+    long commitDatasize = 1L << 20;
+    boolean crc32c = true;
+    boolean durableCommit = true;
+
+    public static JournalOptions defaults() {
+        return new JournalOptions();
+    }
+
+    /** Parses the comma-separated key=value form; an empty string gives the defaults. */
+    public static JournalOptions parse(String spec) {
+        JournalOptions o = new JournalOptions();
+        if (spec == null || spec.isBlank()) {
+            return o;
+        }
+        for (String part : spec.split(",")) {
+            int eq = part.indexOf('=');
+            if (eq < 0) {
+                throw new IllegalArgumentException("journal option '" + part + "' needs a value (key=value)");
+            }
+            String k = part.substring(0, eq).trim();
+            String v = part.substring(eq + 1).trim();
+            switch (k) {
+                case "size": o.size(Sizes.parse(v)); break;
+                case "block-size": o.blockSize((int) Sizes.parse(v)); break;
+                case "commit-interval": o.commitInterval(parseDuration(v)); break;
+                case "commit-datasize": o.commitDatasize(Sizes.parse(v)); break;
+                case "checksum":
+                    if (!v.equals("crc32c") && !v.equals("sum")) {
+                        throw new IllegalArgumentException("journal checksum must be crc32c or sum, not '" + v + "'");
+                    }
+                    o.crc32c = v.equals("crc32c");
+                    break;
+                case "durable-commit": o.durableCommit = onOff(k, v); break;
+                default: throw new IllegalArgumentException("unknown journal option '" + k + "'");
+            }
+        }
+        return o;
+    }
+
+    private static boolean onOff(String k, String v) {
+        switch (v) {
+            case "on": return true;
+            case "off": return false;
+            default: throw new IllegalArgumentException("journal option " + k + " takes on or off, not '" + v + "'");
+        }
+    }
+
+    /** "5s", "250ms", "1m", or plain seconds. */
+    public static Duration parseDuration(String v) {
+        String s = v.toLowerCase(Locale.ROOT);
+        try {
+            if (s.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+            }
+            if (s.endsWith("s")) {
+                return Duration.ofMillis((long) (Double.parseDouble(s.substring(0, s.length() - 1)) * 1000));
+            }
+            if (s.endsWith("m")) {
+                return Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1)) * 60);
+            }
+            return Duration.ofMillis((long) (Double.parseDouble(s) * 1000));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("invalid duration '" + v + "' (use e.g. 5s or 250ms)");
+        }
+    }
+
+    public JournalOptions size(long v) {
+        if (v < 64 << 10 || v > 0xFFFF_0000L) {
+            throw new IllegalArgumentException("journal size must be between 64K and 4G");
+        }
+        size = v;
+        return this;
+    }
+
+    public JournalOptions blockSize(int v) {
+        if (Integer.bitCount(v) != 1 || v < 512 || v > (2 << 20)) {
+            throw new IllegalArgumentException("journal block size must be a power of two from 512 to 2M");
+        }
+        blockSize = v;
+        return this;
+    }
+
+    public JournalOptions commitInterval(Duration v) {
+        if (v.isNegative()) {
+            throw new IllegalArgumentException("commit interval must not be negative");
+        }
+        commitInterval = v;
+        return this;
+    }
+
+    public JournalOptions commitDatasize(long v) {
+        if (v < 0) {
+            throw new IllegalArgumentException("commit datasize must not be negative");
+        }
+        commitDatasize = v;
+        return this;
+    }
+
+    public JournalOptions crc32c(boolean v) {
+        crc32c = v;
+        return this;
+    }
+
+    public JournalOptions durableCommit(boolean v) {
+        durableCommit = v;
+        return this;
+    }
+
+    public long size() {
+        return size;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public Duration commitInterval() {
+        return commitInterval;
+    }
+
+    public long commitDatasize() {
+        return commitDatasize;
+    }
+}
