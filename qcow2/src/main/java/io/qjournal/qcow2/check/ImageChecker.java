@@ -151,7 +151,7 @@ public final class ImageChecker {
         RefcountChecker rc = new RefcountChecker(ctx, snapshots, extra);
         try {
             rc.run();
-        } catch (RefcountChecker.Abort e) {
+        } catch (CheckContext.Abort e) {
             ctx.res.corruptions += snapshotCorruptions;
             messages.add("Check failed: " + e.getMessage());
             return pass;
