@@ -64,8 +64,7 @@ public final class CheckCommand implements Callable<Integer> {
             if (!forceShare) {
                 s.lock(writable);
             }
-            // The journal work passes the journal area here as extra referenced ranges, so its
-            // clusters do not count as leaks.
+            // The checker itself sees a journalled image as replay leaves it, journal area included.
             r = ImageChecker.check(s, mode);
         }
         printMessages(r, json || quiet);

@@ -93,7 +93,7 @@ public final class InfoCommand implements Callable<Integer> {
                     m.put("backing-filename-format", h.backingFormat());
                 }
             }
-            List<SnapshotInfo> snaps = snapshots(img, p, h);
+            List<SnapshotInfo> snaps = img.snapshots();
             if (!snaps.isEmpty()) {
                 List<Object> list = new ArrayList<>();
                 for (SnapshotInfo s : snaps) {
@@ -133,25 +133,6 @@ public final class InfoCommand implements Callable<Integer> {
             m.put("format-specific", fs);
         }
         return m;
-    }
-
-    /**
-     * The engine's snapshot list; while the engine returns none for an image whose header counts
-     * some, the table is read with the shared snapshot codec instead.
-     */
-    static List<SnapshotInfo> snapshots(Qcow2Image img, Path p, Header h) throws IOException {
-        List<SnapshotInfo> snaps = img.snapshots();
-        if (!snaps.isEmpty() || h.nbSnapshots() == 0) {
-            return snaps;
-        }
-        List<SnapshotInfo> out = new ArrayList<>();
-        try (io.qjournal.qcow2.storage.FileStorage s = io.qjournal.qcow2.storage.FileStorage.open(p, false)) {
-            for (io.qjournal.qcow2.snapshot.SnapshotEntry e : io.qjournal.qcow2.snapshot.SnapshotTable.read(s, h)) {
-                out.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(),
-                        e.vmClockNsec(), e.diskSize(), e.icount()));
-            }
-        }
-        return out;
     }
 
     /**
