@@ -111,9 +111,15 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 System.out.flush();
             }
+            int threads = Math.min(d, (int) Math.min(n, Integer.MAX_VALUE));
+            // Reads need a buffer per thread, writes share one pattern buffer.
+            if (bs * (write ? 1 : threads) > Runtime.getRuntime().maxMemory() / 2) {
+                throw new CliException("Buffer size " + bs + " x " + (write ? 1 : threads)
+                        + " does not fit the memory available (raise -Xmx through JAVA_OPTS or lower -s/-d)");
+            }
             Runner r = new Runner(disk, n, (int) bs, st, off, imageSize, write, pat, fi, !noDrain, flushEach);
             long t0 = System.nanoTime();
-            r.run(Math.min(d, (int) Math.min(n, Integer.MAX_VALUE)));
+            r.run(threads);
             long t1 = System.nanoTime();
             if (!quiet) {
                 System.out.println("Run completed in " + Numbers.fixed((t1 - t0) / 1e9, 3) + " seconds.");
@@ -210,9 +216,6 @@ public final class BenchCommand implements Callable<Integer> {
                     if (i >= count) {
                         return;
                     }
-                    if (flushInterval > 0 && i > 0 && i % flushInterval == 0) {
-                        flush();
-                    }
                     long o = offsetOf(i);
                     drainLock.readLock().lock();
                     try {
@@ -227,6 +230,10 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                     } finally {
                         drainLock.readLock().unlock();
+                    }
+                    // As qemu-img: a flush after every N completed requests, the last one included.
+                    if (flushInterval > 0 && (i + 1) % flushInterval == 0) {
+                        flush();
                     }
                 }
             } catch (Throwable t) {

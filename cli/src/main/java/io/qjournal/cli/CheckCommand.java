@@ -7,6 +7,7 @@ import io.qjournal.qcow2.storage.FileStorage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -59,27 +60,18 @@ public final class CheckCommand implements Callable<Integer> {
         }
         boolean writable = mode != RepairMode.NONE;
         CheckResult r;
-        long leaksFixed;
-        long corruptionsFixed;
         try (FileStorage s = FileStorage.open(file, writable)) {
             if (!forceShare) {
                 s.lock(writable);
             }
+            // The checker itself sees a journalled image as replay leaves it, journal area included.
             r = ImageChecker.check(s, mode);
-            printMessages(r);
-            leaksFixed = r.leaksFixed();
-            corruptionsFixed = r.corruptionsFixed();
-            if (leaksFixed != 0 || corruptionsFixed != 0) {
-                if (!json && !quiet) {
-                    System.out.printf("The following inconsistencies were found and repaired:%n%n"
-                            + "    %d leaked clusters%n    %d corruptions%n%nDouble checking the fixed image now...%n",
-                            leaksFixed, corruptionsFixed);
-                }
-                r = ImageChecker.check(s, RepairMode.NONE);
-                printMessages(r);
-            }
         }
-        if (!quiet) {
+        printMessages(r, json || quiet);
+        long leaksFixed = r.leaksFixed();
+        long corruptionsFixed = r.corruptionsFixed();
+        // As qemu-img: a check that could not complete prints no report, only its error lines.
+        if (!quiet && io.qjournal.qcow2.check.CheckReport.completed(r)) {
             if (json) {
                 System.out.println(Json.pretty(toJson(file.toString(), r, leaksFixed, corruptionsFixed)));
             } else {
@@ -92,12 +84,27 @@ public final class CheckCommand implements Callable<Integer> {
         return r.corruptions() != 0 ? 2 : r.leaks() != 0 ? 3 : 0;
     }
 
-    private static void printMessages(CheckResult r) {
-        if (r.messages() != null) {
-            System.out.flush();
-            for (String m : r.messages()) {
-                System.err.println(m);
+    static final String REPAIRED = "The following inconsistencies were found and repaired:";
+
+    /**
+     * The checker's per-problem lines go to stderr as qemu-img's do; the repair summary goes to
+     * stdout in human mode (older checkers also listed it among the messages: skipped there).
+     */
+    private static void printMessages(CheckResult r, boolean noSummary) {
+        List<String> msgs = r.messages() == null ? List.of() : r.messages();
+        int summary = msgs.indexOf(REPAIRED);
+        System.out.flush();
+        for (int i = 0; i < msgs.size(); i++) {
+            if (i == summary) {
+                i += 3;
+                continue;
             }
+            System.err.println(msgs.get(i));
+        }
+        System.err.flush();
+        if (!noSummary && (r.leaksFixed() != 0 || r.corruptionsFixed() != 0)) {
+            System.out.printf("%s%n%n    %d leaked clusters%n    %d corruptions%n%nDouble checking the fixed image now...%n",
+                    REPAIRED, r.leaksFixed(), r.corruptionsFixed());
         }
     }
 

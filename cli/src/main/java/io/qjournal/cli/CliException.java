@@ -2,6 +2,7 @@ package io.qjournal.cli;
 
 /** A failure reported as one line "qjournal: MESSAGE" with the given exit status. */
 public final class CliException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
     private final int exitCode;
 
     public CliException(String message) {

@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -150,7 +149,7 @@ public final class ConvertCommand implements Callable<Integer> {
                 int pct = (int) (off * 10000 / size);
                 if (pct != lastPct) {
                     lastPct = pct;
-                    System.out.print(String.format(Locale.ROOT, "    (%3.2f/100%%)\r", pct / 100.0));
+                    System.out.print("    (" + Numbers.fixed(pct / 100.0, 2) + "/100%)\r");
                     System.out.flush();
                 }
             }

@@ -1,6 +1,6 @@
 package io.qjournal.cli;
 
-import io.qjournal.qcow2.BlockDevice;
+import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import java.io.IOException;
@@ -59,9 +59,19 @@ public final class Images {
     }
 
     public static Disk open(Path path, String fmt, boolean writable, boolean lock) throws IOException {
+        return open(path, fmt, writable, lock, null);
+    }
+
+    /** Opens a qcow2 image or raw file; {@code journal} (qcow2 only) opens with the metadata journal. */
+    public static Disk open(Path path, String fmt, boolean writable, boolean lock, JournalOptions journal)
+            throws IOException {
         String f = format(path, fmt);
         if (f.equals("qcow2")) {
-            return Disk.of(openQcow2(path, writable, lock, true));
+            OpenOptions o = (writable ? OpenOptions.readWrite() : OpenOptions.readOnly()).lock(lock).journal(journal);
+            return Disk.of(Qcow2Image.open(path, o));
+        }
+        if (journal != null) {
+            throw new CliException(path + ": --journal needs a qcow2 image");
         }
         return Disk.of(RawDevice.open(path, writable, lock));
     }

@@ -1,5 +1,6 @@
 package io.qjournal.cli;
 
+import io.qjournal.qcow2.JournalStatus;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.SnapshotInfo;
 import io.qjournal.qcow2.header.Feature;
@@ -122,7 +123,7 @@ public final class InfoCommand implements Callable<Integer> {
                 data.put("corrupt", h.has(Feature.CORRUPT));
                 data.put("extended-l2", h.extendedL2());
             }
-            Map<String, Object> journal = journal(h);
+            Map<String, Object> journal = journal(img, h);
             if (journal != null) {
                 data.put("journal", journal);
             }
@@ -135,20 +136,32 @@ public final class InfoCommand implements Callable<Integer> {
     }
 
     /**
-     * The journal's state, when the image has one. Reserved for the journal work, which fills in
-     * valid, dirty, size, block-size, synced/committed sequences and fill; the keys use QEMU's
-     * dash style so human mode prints them like the other format-specific entries.
+     * The journal's state, when the image has one (present, valid or dirty). Keys use QEMU's
+     * dash style, so human mode prints them as a nested "journal:" block like other
+     * format-specific entries.
      */
-    static Map<String, Object> journal(Header h) {
-        HeaderExtension ext = h.extension(HeaderExtension.JOURNAL);
-        if (ext == null && !h.has(Feature.JOURNAL_VALID) && !h.has(Feature.JOURNAL_DIRTY)) {
+    static Map<String, Object> journal(Qcow2Image img, Header h) throws IOException {
+        JournalStatus j = img.journalStatus();
+        boolean present = j.present() || h.extension(HeaderExtension.JOURNAL) != null;
+        boolean valid = j.valid() || h.has(Feature.JOURNAL_VALID);
+        boolean dirty = j.dirty() || h.has(Feature.JOURNAL_DIRTY);
+        if (!present && !valid && !dirty) {
             return null;
         }
-        Map<String, Object> j = new LinkedHashMap<>();
-        j.put("present", ext != null);
-        j.put("valid", h.has(Feature.JOURNAL_VALID));
-        j.put("dirty", h.has(Feature.JOURNAL_DIRTY));
-        return j;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("present", present);
+        m.put("valid", valid);
+        m.put("dirty", dirty);
+        if (j.present()) {
+            m.put("offset", j.offset());
+            m.put("size", j.size());
+            m.put("block-size", (long) j.blockSize());
+            m.put("synced-seq", j.syncedSeq());
+            m.put("committed-seq", j.committedSeq());
+            m.put("used-bytes", j.usedBytes());
+            m.put("fill-percent", j.size() > 0 ? Math.round(j.usedBytes() * 1000.0 / j.size()) / 10.0 : 0.0);
+        }
+        return m;
     }
 
     /** qemu-img's human layout (block/qapi.c bdrv_image_info_dump). */

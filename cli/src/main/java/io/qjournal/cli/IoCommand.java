@@ -1,13 +1,12 @@
 package io.qjournal.cli;
 
+import io.qjournal.qcow2.JournalOptions;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -35,7 +34,8 @@ public final class IoCommand implements Callable<Integer> {
     String cache;
 
     @Option(names = "--journal", arity = "0..1", fallbackValue = "", paramLabel = "OPTS",
-            description = "open with the metadata journal: size=8M,block-size=4k,commit-interval=5s,commit-datasize=1M")
+            description = "open with the metadata journal: size=8M,block-size=4k,commit-interval=5s,commit-datasize=1M,"
+                    + "checksum=crc32c|sum,durable-commit=on|off")
     String journal;
 
     @Parameters(index = "0", paramLabel = "FILE")
@@ -43,16 +43,12 @@ public final class IoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Map<String, String> journalOptions = journal == null ? null : parseJournalOptions(journal);
-        if (journalOptions != null) {
-            // Reserved: the journal work passes these to the engine's open options.
-            journalOptions.size();
-        }
+        JournalOptions journalOptions = journal == null ? null : parseJournalOptions(journal);
         if (format != null) {
             Images.checkFormatName(format);
         }
         boolean failed = false;
-        try (Disk disk = Images.open(file, format, !readOnly, !forceShare)) {
+        try (Disk disk = Images.open(file, format, !readOnly, !forceShare, journalOptions)) {
             IoCommands runner = new IoCommands(disk, readOnly);
             if (!commands.isEmpty()) {
                 for (String c : commands) {
@@ -80,47 +76,12 @@ public final class IoCommand implements Callable<Integer> {
         return failed ? 1 : 0;
     }
 
-    /** Validates --journal options now, so scripts fail early once the journal lands. */
-    static Map<String, String> parseJournalOptions(String s) {
-        Map<String, String> m = new LinkedHashMap<>();
-        if (s.isEmpty()) {
-            return m;
-        }
-        OptionString.parse(s, m);
-        for (Map.Entry<String, String> e : m.entrySet()) {
-            switch (e.getKey()) {
-                case "size": case "block-size": case "commit-datasize":
-                    try {
-                        Numbers.parseSize(e.getValue());
-                    } catch (IllegalArgumentException ex) {
-                        throw new CliException("--journal: " + e.getKey() + ": " + ex.getMessage());
-                    }
-                    break;
-                case "commit-interval":
-                    parseDuration(e.getValue());
-                    break;
-                default:
-                    throw new CliException("--journal: unknown option '" + e.getKey() + "'");
-            }
-        }
-        return m;
-    }
-
-    /** "5s", "500ms", "1m" or plain seconds; returns milliseconds. */
-    static long parseDuration(String v) {
+    /** Parses --journal's value with the engine's parser; a bad value is one usage line. */
+    static JournalOptions parseJournalOptions(String s) {
         try {
-            if (v.endsWith("ms")) {
-                return Long.parseLong(v.substring(0, v.length() - 2));
-            }
-            if (v.endsWith("s")) {
-                return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000);
-            }
-            if (v.endsWith("m")) {
-                return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 60000);
-            }
-            return Math.round(Double.parseDouble(v) * 1000);
-        } catch (NumberFormatException e) {
-            throw new CliException("--journal: invalid duration '" + v + "'");
+            return JournalOptions.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--journal: " + e.getMessage());
         }
     }
 }

@@ -141,7 +141,7 @@ final class IoCommands {
             System.out.println("length cannot exceed " + MAX_REQUEST + ", cannot read");
             return false;
         }
-        checkRange(offset, count, "read");
+        checkRange(offset, count);
         boolean verify = a.has('P');
         int pat = verify ? pattern(a.opts.get('P')) : 0;
         boolean verbose = a.has('v');
@@ -197,7 +197,7 @@ final class IoCommands {
             System.out.println("write failed: Block node is read-only");
             return false;
         }
-        checkRange(offset, count, "write");
+        checkRange(offset, count);
         int pat = a.has('P') ? pattern(a.opts.get('P')) : 0xcd;
         long s = System.nanoTime();
         if (a.has('z')) {
@@ -209,7 +209,7 @@ final class IoCommands {
             }
             int cs = q.clusterSize();
             if (offset % cs != 0 || count % cs != 0) {
-                throw new IOException("compressed writes must be cluster-aligned (" + cs + " bytes)");
+                throw new IOException("Invalid argument"); // qemu-io: -EINVAL for unaligned compressed writes
             }
             byte[] cluster = new byte[cs];
             Arrays.fill(cluster, (byte) pat);
@@ -242,7 +242,7 @@ final class IoCommands {
             System.out.println("discard failed: Block node is read-only");
             return false;
         }
-        checkRange(offset, count, "discard");
+        checkRange(offset, count);
         long s = System.nanoTime();
         disk.discard(offset, count);
         long elapsed = System.nanoTime() - s;
@@ -253,7 +253,7 @@ final class IoCommands {
     }
 
     /** Requests past the end fail with EIO, as the block layer's request check does. */
-    private void checkRange(long offset, long count, String what) throws IOException {
+    private void checkRange(long offset, long count) throws IOException {
         if (offset < 0 || count < 0 || offset > disk.size() || count > disk.size() - offset) {
             throw new IOException("Input/output error");
         }
@@ -314,12 +314,16 @@ final class IoCommands {
     }
 
     private static final class UsageError extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         UsageError(String m) {
             super(m, null, false, false);
         }
     }
 
     private static final class ParseError extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         ParseError(String m) {
             super(m, null, false, false);
         }

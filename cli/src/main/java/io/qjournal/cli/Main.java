@@ -40,6 +40,8 @@ public final class Main implements Runnable {
             System.out.flush();
             System.err.println("qjournal: out of memory (raise -Xmx through JAVA_OPTS)");
             rc = 1;
+        } catch (Throwable t) {
+            rc = report(t);
         }
         System.out.flush();
         System.exit(rc);
@@ -58,7 +60,7 @@ public final class Main implements Runnable {
             if (fast != null) {
                 try {
                     return ((java.util.concurrent.Callable<Integer>) fast).call();
-                } catch (Exception | OutOfMemoryError e) {
+                } catch (Exception | Error e) {
                     return report(e);
                 }
             }

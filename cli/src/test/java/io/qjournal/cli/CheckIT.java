@@ -80,6 +80,14 @@ class CheckIT {
         agree(img, 2);
         QemuTools.Result ours = Launcher.run(dir, "check", img);
         assertTrue(ours.stdout().contains("errors were found on the image."), ours.stdout());
+        Files.copy(dir.resolve(img), dir.resolve("ref.qcow2"), StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(dir.resolve(img), dir.resolve("ours.qcow2"), StandardCopyOption.REPLACE_EXISTING);
+        QemuTools.Result ref = QemuTools.run(dir, "qemu-img", "check", "-r", "all", "ref.qcow2");
+        QemuTools.Result fixed = Launcher.run(dir, "check", "-r", "all", "ours.qcow2");
+        assertEquals(ref.exitCode(), fixed.exitCode(), fixed.stdout() + fixed.stderr());
+        assertEquals(ref.stdout(), fixed.stdout());
+        assertEquals(ref.stderr(), fixed.stderr());
+        Launcher.tool(dir, "qemu-img", "compare", "ref.qcow2", "ours.qcow2");
     }
 
     @Test

@@ -72,6 +72,11 @@ class IoIT {
     }
 
     @Test
+    void compressedWrites() throws Exception {
+        sameAsQemuIo("c64k", "write -c -P 0x12 4M 128k", "write -c 64k 1k", "read -P 0x12 4M 128k", "map");
+    }
+
+    @Test
     void discardFlushAndMap() throws Exception {
         sameAsQemuIo("c64k", "discard 0 64k", "flush", "map", "discard 32M 2M", "map");
     }

@@ -24,6 +24,16 @@ class LauncherIT {
     }
 
     @Test
+    void saysHowToBuildWhenTheJarsAreMissing() throws Exception {
+        Path bin = Files.createDirectories(dir.resolve("checkout/bin"));
+        Files.copy(Launcher.path(), bin.resolve("qjournal"));
+        QemuTools.Result r = QemuTools.run(dir, bin.resolve("qjournal").toString(), "--version");
+        assertEquals(1, r.exitCode());
+        assertEquals(1, r.stderr().lines().count(), r.stderr());
+        assertTrue(r.stderr().contains("mvn -B package -DskipTests"), r.stderr());
+    }
+
+    @Test
     void badFlagsGiveOneLineAndExitOne() {
         String[][] cases = {
             {"check", "--frobnicate", "x.qcow2"},

@@ -28,6 +28,15 @@ final class CheckContext {
     final int l2Entries;
 
     final Counters res = new Counters();
+    /** Guards repair writes into tables; set by the refcount check before anything is written. */
+    OverlapGuard guard;
+
+    /** Ends a check early (QEMU returns -errno; qemu-img then says "Check failed: <reason>"). */
+    static final class Abort extends Exception {
+        Abort(String message) {
+            super(message, null, false, false);
+        }
+    }
     /** The file's size, cached: asking the store costs a system call and it is needed per reference. */
     private long fileSize = -1;
     private final List<String> messages;

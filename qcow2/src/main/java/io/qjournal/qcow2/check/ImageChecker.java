@@ -35,7 +35,8 @@ public final class ImageChecker {
      * Checks (and repairs, as the mode allows) an image.
      *
      * @param extraReferencedRanges byte ranges {offset, length} that belong to the image although
-     *     no qcow2 structure points at them (e.g. journal clusters); they count as referenced once
+     *     no qcow2 structure points at them; they count as referenced once. The area of a valid
+     *     journal is added automatically (passing it too is harmless).
      * @throws Qcow2Exception when the header cannot be read (the image cannot be opened at all)
      */
     public static CheckResult check(Storage storage, RepairMode mode, List<long[]> extraReferencedRanges)
@@ -46,7 +47,12 @@ public final class ImageChecker {
         // A dirty journal holds metadata not yet written home: check the image as replay leaves it.
         storage = io.qjournal.qcow2.JournalReplay.consistentView(storage, mode != RepairMode.NONE);
         List<long[]> extraRanges = new ArrayList<>(extraReferencedRanges);
-        extraRanges.addAll(io.qjournal.qcow2.JournalReplay.journalRanges(readHeader(storage), storage.name()));
+        for (long[] j : io.qjournal.qcow2.JournalReplay.journalRanges(readHeader(storage), storage.name())) {
+            // A caller that names the journal area itself must not make it count twice.
+            if (extraRanges.stream().noneMatch(r -> r != null && r.length == 2 && r[0] == j[0] && r[1] == j[1])) {
+                extraRanges.add(j);
+            }
+        }
         List<long[]> extra = validateRanges(storage.name(), extraRanges);
         List<String> messages = new ArrayList<>();
         Header header = readHeader(storage);
@@ -151,7 +157,7 @@ public final class ImageChecker {
         RefcountChecker rc = new RefcountChecker(ctx, snapshots, extra);
         try {
             rc.run();
-        } catch (RefcountChecker.Abort e) {
+        } catch (CheckContext.Abort e) {
             ctx.res.corruptions += snapshotCorruptions;
             messages.add("Check failed: " + e.getMessage());
             return pass;
