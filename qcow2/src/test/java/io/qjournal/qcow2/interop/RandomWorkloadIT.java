@@ -79,7 +79,8 @@ class RandomWorkloadIT {
             } else {
                 off = 0;
             }
-            long len = r.nextInt(8) == 0 ? 1 + r.nextInt(256 * 1024) : 1 + r.nextInt(3 * cs);
+            int sz = r.nextInt(40);
+            long len = sz == 0 ? 1 + r.nextInt(4 << 20) : sz < 6 ? 1 + r.nextInt(256 * 1024) : 1 + r.nextInt(3 * cs);
             off = Math.max(0, Math.min(off, size - 1));
             len = Math.min(len, size - off);
             int k = r.nextInt(100);
@@ -100,9 +101,14 @@ class RandomWorkloadIT {
                 new Object[] {"fresh v3 4k", "cluster_size=4096", 4096, 6L << 20, false, ""},
                 new Object[] {"fresh v3 512", "cluster_size=512", 512, 2L << 20, false, ""},
                 new Object[] {"fresh v3 64k", "", 65536, 16L << 20, false, ""},
+                new Object[] {"fresh v3 2M", "cluster_size=2097152", 2 << 20, 64L << 20, false, ""},
+                new Object[] {"extended_l2 2M with backing", "extended_l2=on,cluster_size=2097152", 2 << 20, 64L << 20,
+                    true, "backing"},
                 new Object[] {"v2 4k", "compat=0.10,cluster_size=4096", 4096, 6L << 20, false, ""},
                 new Object[] {"v2 512", "compat=0.10,cluster_size=512", 512, 2L << 20, false, ""},
                 new Object[] {"backing file", "cluster_size=4096", 4096, 6L << 20, false, "backing"},
+                new Object[] {"raw backing file shorter than the disk, unaligned end", "cluster_size=65536", 65536,
+                    6L << 20, false, "shortbacking"},
                 new Object[] {"snapshot", "cluster_size=4096", 4096, 6L << 20, false, "snapshot"},
                 new Object[] {"extended_l2 16k", "extended_l2=on,cluster_size=16384", 16384, 20L << 20, true, ""},
                 new Object[] {"extended_l2 64k with backing", "extended_l2=on", 65536, 8L << 20, true, "backing"},
@@ -152,6 +158,14 @@ class RandomWorkloadIT {
             Qemu.io(base, "write -P 0x5a 0 " + (size / 2));
             Qemu.img("create", "-q", "-f", "qcow2", "-o", opts.isEmpty() ? "cluster_size=65536" : opts,
                     "-b", "base.qcow2", "-F", "qcow2", theirs.toString(), Long.toString(size));
+        } else if (setup.equals("shortbacking")) {
+            Path base = dir.resolve("base.raw");
+            long baseSize = size / 2 + 1000; // ends inside a cluster
+            Files.write(base, new byte[0]);
+            Qemu.img("resize", "-q", "-f", "raw", base.toString(), Long.toString(baseSize));
+            Qemu.io(base, "raw", List.of("write -P 0x6b 0 " + baseSize));
+            Qemu.img("create", "-q", "-f", "qcow2", "-o", opts, "-b", "base.raw", "-F", "raw", theirs.toString(),
+                    Long.toString(size));
         } else {
             QemuImages.create(theirs, opts, size);
         }

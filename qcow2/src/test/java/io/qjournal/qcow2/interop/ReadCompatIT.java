@@ -151,6 +151,26 @@ class ReadCompatIT {
     }
 
     @Test
+    void backingFilesOfOtherSizes() throws Exception {
+        // shorter raw base ending inside a cluster: the rest of the top reads as zeros
+        Path shortBase = dir.resolve("short.raw");
+        Files.write(shortBase, new byte[0]);
+        Qemu.img("resize", "-q", "-f", "raw", shortBase.toString(), Long.toString((1 << 20) + 1000));
+        Qemu.io(shortBase, "raw", List.of("write -P 0x51 0 " + ((1 << 20) + 1000)));
+        Path top = dir.resolve("over-short.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-b", "short.raw", "-F", "raw", top.toString(), "4M");
+        Qemu.io(top, "write -P 0x52 1048000 100", "write -P 0x53 2097152 512");
+        assertReadsLikeQemu("top over a shorter, unaligned raw base", top, false);
+        // longer qcow2 base: only the top's size is visible
+        Path longBase = QemuImages.createFilled(dir, "long.qcow2", "cluster_size=4096", 4096, 8L << 20, false);
+        Path small = dir.resolve("over-long.qcow2");
+        Qemu.img("create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "-b", "long.qcow2", "-F", "qcow2",
+                small.toString(), "3M");
+        Qemu.io(small, "write -P 0x54 4000 200");
+        assertReadsLikeQemu("top over a longer qcow2 base", small, false);
+    }
+
+    @Test
     void internalSnapshots() throws Exception {
         long size = 8L << 20;
         Path img = QemuImages.createFilled(dir, "snap.qcow2", "cluster_size=4096", 4096, size, false);
