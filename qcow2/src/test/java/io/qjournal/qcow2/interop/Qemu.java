@@ -59,7 +59,15 @@ public final class Qemu {
         Path err = Files.createTempFile("qemu-err", ".txt");
         try {
             pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.PIPE);
-            Process p = pb.start();
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                // A fork can fail transiently on a loaded machine (seen: "Failed to exec spawn
+                // helper"); one retry keeps that from failing an unrelated compatibility check.
+                sleepQuietly(200);
+                p = pb.start();
+            }
             p.getOutputStream().close();
             try {
                 if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -76,6 +84,14 @@ public final class Qemu {
         } finally {
             Files.deleteIfExists(out);
             Files.deleteIfExists(err);
+        }
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
