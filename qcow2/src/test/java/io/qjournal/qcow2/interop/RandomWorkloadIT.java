@@ -123,6 +123,8 @@ class RandomWorkloadIT {
                     8L << 20, false, "compressed"},
                 new Object[] {"preallocation=metadata", "preallocation=metadata,cluster_size=4096", 4096, 6L << 20,
                     false, ""},
+                new Object[] {"ours with two-table L2 and one-block refcount caches, 512", "cluster_size=512", 512,
+                    2L << 20, false, "tinycache"},
                 new Object[] {"ours with the metadata journal, 4k", "cluster_size=4096", 4096, 6L << 20, false, "journal"},
                 new Object[] {"ours with the metadata journal, 512 B clusters", "cluster_size=512", 512,
                     2L << 20, false, "journal"});
@@ -201,6 +203,9 @@ class RandomWorkloadIT {
         OpenOptions oo = OpenOptions.readWrite();
         if (setup.equals("journal")) {
             oo.journal(JournalOptions.defaults());
+        }
+        if (setup.equals("tinycache")) {
+            oo.l2CacheBytes(2L * cs).refcountCacheBytes(cs);
         }
         try (Qcow2Image img = Qcow2Image.open(ours, oo)) {
             int i = 0;

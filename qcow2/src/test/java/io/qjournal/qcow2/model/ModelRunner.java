@@ -27,10 +27,15 @@ final class ModelRunner {
 
     /** One model-test configuration. */
     record Config(String name, boolean file, int clusterSize, int version, boolean extendedL2, boolean backing,
-            int refcountBits, long size, int ops, boolean journal) {
+            int refcountBits, long size, int ops, boolean journal, boolean tinyCache) {
         Config(String name, boolean file, int clusterSize, int version, boolean extendedL2, boolean backing,
                 int refcountBits, long size, int ops) {
-            this(name, file, clusterSize, version, extendedL2, backing, refcountBits, size, ops, false);
+            this(name, file, clusterSize, version, extendedL2, backing, refcountBits, size, ops, false, false);
+        }
+
+        Config(String name, boolean file, int clusterSize, int version, boolean extendedL2, boolean backing,
+                int refcountBits, long size, int ops, boolean journal) {
+            this(name, file, clusterSize, version, extendedL2, backing, refcountBits, size, ops, journal, false);
         }
 
         @Override
@@ -167,6 +172,10 @@ final class ModelRunner {
 
     private void reopen(boolean writable) throws IOException {
         OpenOptions o = writable ? OpenOptions.readWrite() : OpenOptions.readOnly();
+        if (cfg.tinyCache()) {
+            // two L2 tables and one refcount block: every few operations evict dirty metadata
+            o.l2CacheBytes(2L * cfg.clusterSize()).refcountCacheBytes(cfg.clusterSize());
+        }
         if (writable && cfg.journal()) {
             o.journal(JournalOptions.defaults());
         }
