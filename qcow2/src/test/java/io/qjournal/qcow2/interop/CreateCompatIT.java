@@ -140,7 +140,11 @@ class CreateCompatIT {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("variants")
-    void sameBytesAsQemuImgCreate(Variant v) throws Exception {
+    void sameBytesAsQemuImgCreate(Variant v) throws Throwable {
+        KnownEngineBugs.run("CreateCompatIT", v.name(), () -> sameBytes(v));
+    }
+
+    private void sameBytes(Variant v) throws Exception {
         makeBackings();
         Path ours = dir.resolve("ours.qcow2");
         Path theirs = dir.resolve("theirs.qcow2");
