@@ -456,7 +456,8 @@ final class DataPath {
             if (s[0] != first[0]) {
                 break;
             }
-            if (first[0] == DATA && s[1] != first[1] + (pos - offset)) {
+            boolean mapped = first[1] >= 0;
+            if (mapped != (s[1] >= 0) || (mapped && s[1] != first[1] + (pos - offset))) {
                 break;
             }
             pos += s[2];
@@ -465,8 +466,8 @@ final class DataPath {
         int st = (int) first[0];
         long host = first[1];
         boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
-        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED,
-                st == DATA || (st == ZERO && host > 0) ? host : -1, st == COMPRESSED);
+        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED, host,
+                st == COMPRESSED);
     }
 
     /** {state, host offset of pos or -1, bytes to the end of this unit}. */
@@ -485,7 +486,9 @@ final class DataPath {
         int inCluster = (int) (pos - start);
         int st = state(entry, bitmap, inCluster / scSize);
         long host = L2Entry.hostOffset(entry);
-        long h = st == DATA || (st == ZERO && !ext && host != 0) ? host + inCluster : -1;
+        // As QEMU: the host offset is valid whenever the cluster has one (data, zero-allocated,
+        // unallocated subclusters of an allocated cluster), never for compressed clusters.
+        long h = st != COMPRESSED && host != 0 ? host + inCluster : -1;
         return new long[] {st, h, scSize - (inCluster % scSize)};
     }
 
