@@ -72,6 +72,26 @@ class LockingIT {
         }
     }
 
+    @Test
+    void lockingReadOnlyOpenFailsWhileQemuIoWrites() throws Exception {
+        Path img = dir.resolve("qemu-writes.qcow2");
+        QemuImages.create(img, "", 1 << 20);
+        Process qemuIo = new ProcessBuilder("qemu-io", "-f", "qcow2", img.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-io-2.log").toFile()).start();
+        try {
+            waitUntilLocked(img, qemuIo);
+            // A locking reader needs others not to write, exactly as qemu-img info without -U.
+            IOException e = assertThrows(IOException.class, () -> {
+                try (Qcow2Image r = Qcow2Image.open(img, OpenOptions.readOnly())) {
+                    r.size();
+                }
+            }, "a locking read-only open must fail while qemu-io writes (qemu-img info does)");
+            assertTrue(e.getMessage().contains(img.getFileName().toString()), "message must name the file: " + e);
+        } finally {
+            stop(qemuIo);
+        }
+    }
+
     private static void waitUntilLocked(Path img, Process qemuIo) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline) {

@@ -257,6 +257,7 @@ class ReadCompatIT {
     private void assertReadsLikeQemu(String what, Path img, boolean singleLayer) throws Exception {
         Path raw = dir.resolve(img.getFileName() + ".raw");
         Qemu.toRaw(img, raw);
+        byte[] before = Files.readAllBytes(img);
         try (Qcow2Image q = Qcow2Image.open(img, OpenOptions.readOnly())) {
             assertEquals(Qemu.num(Qemu.info(img).get("virtual-size")), q.size(), what + ": virtual size");
             DiskCompare.assertWholeDiskSame(what, q, raw);
@@ -265,5 +266,8 @@ class ReadCompatIT {
             }
         }
         Files.deleteIfExists(raw);
+        if (!java.util.Arrays.equals(before, Files.readAllBytes(img))) {
+            throw new AssertionError(what + ": a read-only open modified the image file");
+        }
     }
 }
