@@ -1,0 +1,220 @@
+package io.qjournal.qcow2.crash;
+
+import io.qjournal.qcow2.BlockStatus;
+import io.qjournal.qcow2.JournalOptions;
+import io.qjournal.qcow2.OpenOptions;
+import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.storage.MemoryStorage;
+import io.qjournal.qcow2.testsupport.CrashState;
+import io.qjournal.qcow2.testsupport.PowerLossStorage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+
+/**
+ * Runs one workload on a {@link PowerLossStorage} with the journal on, then materialises crash
+ * states (every flush boundary plus random points between them) and checks each: replay by a
+ * read-write open and close, our checker clean, a sample through {@code qemu-img check}, and
+ * every guest byte explained by the {@link GuestModel}.
+ *
+ * <p>Reproduce one state with {@code -Dqjournal.crash.seed=S -Dqjournal.crash.only=NAME:POINT:VARIANT}.
+ */
+final class CrashHarness {
+    /**
+     * Flip to true once the engine honours {@code OpenOptions.journal(...)}: the suite then
+     * fails when a workload runs without a live journal. While false, a workload that finds no
+     * journal still runs (shaking out the harness on the journal-less engine) but leaks and
+     * corruptions after a crash are only counted, since flush ordering alone may leave them.
+     */
+    static final boolean REQUIRE_JOURNAL = false;
+
+    static final long BASE_SEED = Long.getLong("qjournal.crash.seed", 20261125L);
+    static final String ONLY = System.getProperty("qjournal.crash.only");
+    /** Every n-th state also goes through qemu-img check, at most QEMU_PER_WORKLOAD times. */
+    static final int QEMU_EVERY = 200;
+    static final int QEMU_PER_WORKLOAD = 10;
+    private static final int MAX_REPORTED = 5;
+
+    interface Body {
+        void run(GuestDriver d, Random rnd) throws IOException;
+    }
+
+    /** A workload: its base image, journal settings, guest window and state budget. */
+    record Workload(String name, byte[] base, JournalOptions journal, int window, int targetStates, Body body) {
+    }
+
+    /** What one workload's crash states showed. */
+    static final class Report {
+        String workload;
+        long seed;
+        int ops;
+        int flushBoundaries;
+        int states;
+        int qemuChecks;
+        boolean journalActive;
+        long leakyStates;
+        long corruptStates;
+        int failures;
+        final List<String> firstFailures = new ArrayList<>();
+
+        String summary() {
+            return String.format("crash workload %-22s seed %d: %d crash states checked (%d storage ops, %d flush"
+                    + " boundaries, %d qemu-img checks), journal %s, states with leaks %d, with corruptions %d,"
+                    + " failures %d", workload, seed, states, ops, flushBoundaries, qemuChecks,
+                    journalActive ? "on" : "NOT ACTIVE (engine ignored the option)", leakyStates, corruptStates,
+                    failures);
+        }
+    }
+
+    private CrashHarness() {
+    }
+
+    static long seedOf(String workload) {
+        return BASE_SEED * 1_000_003L + workload.hashCode();
+    }
+
+    static Report run(Workload w, Path tmp, boolean qemu) throws IOException {
+        Report rep = new Report();
+        rep.workload = w.name();
+        rep.seed = seedOf(w.name());
+        PowerLossStorage pls = new PowerLossStorage(w.name() + ".qcow2", w.base());
+        GuestModel model;
+        try (Qcow2Image ro = Qcow2Image.open(new MemoryStorage(w.name(), w.base()), OpenOptions.readOnly(), null)) {
+            byte[] initial = new byte[w.window()];
+            ro.read(0, initial, 0, (int) Math.min(initial.length, ro.size()));
+            model = new GuestModel(initial, ro.size());
+        }
+        Qcow2Image img = Qcow2Image.open(pls, OpenOptions.readWrite().journal(w.journal()), null);
+        rep.journalActive = img.journalStatus().present();
+        GuestDriver d = new GuestDriver(img, pls, model);
+        w.body().run(d, new Random(rep.seed));
+        d.flush();
+        d.close();
+        rep.ops = pls.opCount();
+        rep.flushBoundaries = pls.flushBoundaries().size();
+        if (REQUIRE_JOURNAL && !rep.journalActive) {
+            rep.failures++;
+            rep.firstFailures.add(w.name() + ": the engine opened the image without a live journal");
+            return rep;
+        }
+        boolean expectClean = rep.journalActive;
+        TreeMap<Integer, Integer> variants = choosePoints(pls, w.targetStates(), new Random(rep.seed ^ 0xC0FFEE));
+        for (var e : variants.entrySet()) {
+            int point = e.getKey();
+            for (int v = 0; v < e.getValue(); v++) {
+                String id = w.name() + ":" + point + ":" + v;
+                if (ONLY != null && !ONLY.equals(id)) {
+                    continue;
+                }
+                CrashState cs = pls.crashState(point, new Random(rep.seed * 31 + point * 1_000_003L + v));
+                boolean useQemu = qemu && rep.states % QEMU_EVERY == 0 && rep.qemuChecks < QEMU_PER_WORKLOAD;
+                String problem;
+                try {
+                    problem = verify(w, cs, model, expectClean, rep, useQemu ? tmp : null);
+                } catch (IOException | RuntimeException ex) {
+                    problem = "unexpected " + ex;
+                }
+                if (useQemu) {
+                    rep.qemuChecks++;
+                }
+                rep.states++;
+                if (problem != null) {
+                    rep.failures++;
+                    if (rep.firstFailures.size() < MAX_REPORTED) {
+                        rep.firstFailures.add("workload " + w.name() + " seed " + rep.seed + " state " + id + " ("
+                                + cs + "): " + problem + "\n    rerun: -Dqjournal.crash.seed=" + BASE_SEED
+                                + " -Dqjournal.crash.only=" + id);
+                    }
+                }
+            }
+        }
+        return rep;
+    }
+
+    /** Every flush boundary (subsampled if too many), the start and the end, then random points. */
+    private static TreeMap<Integer, Integer> choosePoints(PowerLossStorage pls, int target, Random rnd) {
+        TreeMap<Integer, Integer> m = new TreeMap<>();
+        List<Integer> b = pls.flushBoundaries();
+        int wantBoundaries = Math.min(b.size(), target / 3);
+        for (int i = 0; i < wantBoundaries; i++) {
+            m.merge(b.get((int) ((long) i * b.size() / wantBoundaries)), 1, Integer::sum);
+        }
+        m.merge(0, 1, Integer::sum);
+        m.merge(pls.opCount(), 1, Integer::sum);
+        int have = m.values().stream().mapToInt(Integer::intValue).sum();
+        for (int i = have; i < target; i++) {
+            m.merge(rnd.nextInt(pls.opCount() + 1), 1, Integer::sum);
+        }
+        return m;
+    }
+
+    /** Null when the crash state passes every check, else the first problem. */
+    private static String verify(Workload w, CrashState cs, GuestModel model, boolean expectClean, Report rep,
+            Path qemuDir) throws IOException {
+        MemoryStorage ms = new MemoryStorage(w.name() + "@" + cs.crashPoint(), cs.image());
+        try (Qcow2Image img = Qcow2Image.open(ms, OpenOptions.readWrite().journal(w.journal()), null)) {
+            if (expectClean && !img.journalStatus().present()) {
+                return "the journal is gone after replay";
+            }
+        } catch (IOException | RuntimeException e) {
+            return "open for replay (read-write) failed: " + e;
+        }
+        byte[] after = ms.toByteArray();
+        MemoryStorage replayed = new MemoryStorage(w.name() + "@" + cs.crashPoint(), after);
+        Header h = CrashImages.header(replayed);
+        if (expectClean && CrashImages.journalDirty(h)) {
+            return "the journal dirty bit is still set after replay and close";
+        }
+        CheckResult r = ImageChecker.check(replayed, RepairMode.NONE, CrashImages.extraRanges(h));
+        if (r.leaks() > 0) {
+            rep.leakyStates++;
+        }
+        if (r.corruptions() > 0) {
+            rep.corruptStates++;
+        }
+        if (r.checkErrors() > 0 || (expectClean && !r.isClean())) {
+            return "ImageChecker after replay: " + r.checkErrors() + " check errors, " + r.corruptions()
+                    + " corruptions, " + r.leaks() + " leaks; " + firstMessages(r.messages());
+        }
+        if (qemuDir != null) {
+            String q = CrashImages.qemuCheck(after, qemuDir, w.name() + "-" + cs.crashPoint(), !expectClean);
+            if (q != null) {
+                return q;
+            }
+        }
+        try (Qcow2Image ro = Qcow2Image.open(replayed, OpenOptions.readOnly(), null)) {
+            GuestModel.View view = model.at(cs.crashPoint());
+            String s = view.checkSize(ro.size());
+            if (s != null) {
+                return s;
+            }
+            int len = (int) Math.min(model.window(), ro.size());
+            byte[] buf = new byte[len];
+            ro.read(0, buf, 0, len);
+            s = view.check(buf, len);
+            if (s != null) {
+                return s;
+            }
+            for (long off = len; off < ro.size();) {
+                BlockStatus st = ro.blockStatus(off, ro.size() - off);
+                if (st.allocated() || st.data()) {
+                    return "guest range " + st.offset() + "+" + st.length()
+                            + " outside the workload's window is allocated: " + st;
+                }
+                off += Math.max(1, st.length());
+            }
+        }
+        return null;
+    }
+
+    private static String firstMessages(List<String> messages) {
+        return String.join(" | ", messages.subList(0, Math.min(4, messages.size())));
+    }
+}
