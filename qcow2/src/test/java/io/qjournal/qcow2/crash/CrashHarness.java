@@ -9,9 +9,11 @@ import io.qjournal.qcow2.check.ImageChecker;
 import io.qjournal.qcow2.check.RepairMode;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.storage.MemoryStorage;
+import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.testsupport.CrashState;
 import io.qjournal.qcow2.testsupport.PowerLossStorage;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,6 +83,14 @@ final class CrashHarness {
     }
 
     static Report run(Workload w, Path tmp, boolean qemu) throws IOException {
+        return run(w, tmp, qemu, false);
+    }
+
+    /**
+     * @param lyingFlush harness self-test only: the engine's flushes never reach the recording
+     *     storage, so acknowledged data is not durable and the checks must catch it
+     */
+    static Report run(Workload w, Path tmp, boolean qemu, boolean lyingFlush) throws IOException {
         Report rep = new Report();
         rep.workload = w.name();
         rep.seed = seedOf(w.name());
@@ -91,7 +101,8 @@ final class CrashHarness {
             ro.read(0, initial, 0, (int) Math.min(initial.length, ro.size()));
             model = new GuestModel(initial, ro.size());
         }
-        Qcow2Image img = Qcow2Image.open(pls, OpenOptions.readWrite().journal(w.journal()), null);
+        Storage engineSide = lyingFlush ? new FlushDropping(pls) : pls;
+        Qcow2Image img = Qcow2Image.open(engineSide, OpenOptions.readWrite().journal(w.journal()), null);
         rep.journalActive = img.journalStatus().present();
         GuestDriver d = new GuestDriver(img, pls, model);
         w.body().run(d, new Random(rep.seed));
@@ -212,6 +223,53 @@ final class CrashHarness {
             }
         }
         return null;
+    }
+
+    /** Forwards everything but flushes (a disk with a lying write cache). */
+    private static final class FlushDropping implements Storage {
+        private final Storage inner;
+
+        FlushDropping(Storage inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) throws IOException {
+            inner.read(offset, dst);
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src) throws IOException {
+            inner.write(offset, src);
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public long size() throws IOException {
+            return inner.size();
+        }
+
+        @Override
+        public void truncate(long size) throws IOException {
+            inner.truncate(size);
+        }
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public boolean isReadOnly() {
+            return false;
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     private static String firstMessages(List<String> messages) {
