@@ -192,13 +192,18 @@ final class DataPath {
                 System.arraycopy(buf, off, c, co, n);
                 storage.write(host, c, 0, cs);
                 map.setEntry(t, l2i, host | L2Entry.COPIED, 0);
+                image.needDataBarrier();
                 return;
             }
             boolean oldZero = kind == L2Entry.Kind.ZERO_PLAIN || kind == L2Entry.Kind.ZERO_ALLOC
                     || (kind == L2Entry.Kind.UNALLOCATED && image.backing() == null);
             long fileEnd = storage.size();
             long newHost = refcounts.allocate(1);
-            if (n == cs || (oldZero && newHost >= fileEnd)) {
+            boolean fresh = oldZero && newHost >= fileEnd;
+            if (!fresh) {
+                image.needDataBarrier();
+            }
+            if (n == cs || fresh) {
                 storage.write(newHost + co, buf, off, n);
             } else {
                 byte[] c = new byte[cs];
@@ -223,6 +228,7 @@ final class DataPath {
             long nb = L2Entry.bitmap(alloc | touched, zero & ~touched);
             if (nb != bitmap) {
                 map.setEntry(t, l2i, entry, nb);
+                image.needDataBarrier();
             }
             return;
         }
@@ -230,12 +236,16 @@ final class DataPath {
         long newHost = refcounts.allocate(1);
         long newBitmap;
         if (compressed) {
+            image.needDataBarrier();
             byte[] c = decompress(entry).clone();
             System.arraycopy(buf, off, c, co, n);
             storage.write(newHost, c, 0, cs);
             newBitmap = L2Entry.bitmap(-1, 0);
         } else {
             int oldAlloc = host != 0 ? alloc : 0;
+            if (oldAlloc != 0 || newHost < fileEnd || image.backing() != null) {
+                image.needDataBarrier();
+            }
             if (oldAlloc == 0 && newHost >= fileEnd) {
                 writeSubclusters(start, entry, bitmap, newHost, s0, s1, co, buf, off, n, needFill);
             } else {
@@ -293,6 +303,7 @@ final class DataPath {
         map.validate(old, map.bitmap(t, l2i), offset);
         long host = allocateBytes(z.length);
         storage.write(host, z, 0, z.length);
+        image.needDataBarrier();
         int sectors = (int) (((host + z.length - 1) >>> 9) - (host >>> 9) + 1);
         map.setEntry(t, l2i, L2Entry.compressedEntry(host, sectors, clusterBits), 0);
         releaseOld(old);
@@ -453,7 +464,8 @@ final class DataPath {
         long length = Math.min(pos, end) - offset;
         int st = (int) first[0];
         long host = first[1];
-        return new BlockStatus(offset, length, st != UNALLOC, st == ZERO, st == DATA || st == COMPRESSED,
+        boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
+        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED,
                 st == DATA || (st == ZERO && host > 0) ? host : -1, st == COMPRESSED);
     }
 

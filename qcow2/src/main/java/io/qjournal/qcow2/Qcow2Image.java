@@ -4,11 +4,15 @@ import io.qjournal.qcow2.cache.CachedTable;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.Journal;
+import io.qjournal.qcow2.journal.JournalExtension;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
+import io.qjournal.qcow2.meta.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.FileStorage;
+import io.qjournal.qcow2.storage.OverlayStorage;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;
 import java.io.IOException;
@@ -16,6 +20,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -33,7 +40,13 @@ public final class Qcow2Image implements BlockDevice {
     private final boolean writable;
     private final BlockDevice backing;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final MetadataWriter writer;
+    private MetadataWriter writer;
+    private JournalMetadataWriter journalWriter;
+    private JournalExtension journalExt;
+    private JournalOptions journalOptions;
+    private ScheduledExecutorService commitTimer;
+    private volatile long lastCommitNanos = System.nanoTime();
+    private JournalStatus statusAtOpen = JournalStatus.NONE;
     private volatile Header header;
     private final int clusterBits;
     private final int clusterSize;
@@ -96,9 +109,41 @@ public final class Qcow2Image implements BlockDevice {
             throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
                     + " repair it with 'qjournal check -r all'");
         }
-        Qcow2Image img = new Qcow2Image(storage, path, o, h, backing);
-        if (o.writable) {
+        JournalExtension ext = JournalExtension.of(h, storage.name());
+        boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
+        JournalStatus before = ext == null ? JournalStatus.NONE : JournalSupport.status(storage, h, ext, null);
+        Journal recovered = null;
+        Storage s = storage;
+        if (valid) {
+            if (!o.writable) {
+                // Replay into memory: the view is consistent and the file stays untouched.
+                s = new OverlayStorage(storage);
+            }
+            recovered = JournalSupport.recover(s, h, ext);
+            h = OpenSupport.readHeader(s);
+            OpenSupport.checkFeatures(h, o.writable, s.name());
+        }
+        Qcow2Image img = new Qcow2Image(s, path, o, h, backing);
+        img.statusAtOpen = before;
+        if (!o.writable) {
+            return img;
+        }
+        try {
             img.clearUnknownAutoclear();
+            if (ext != null && !valid) {
+                img.dropInvalidJournal();
+            } else if (recovered != null && o.journal != null) {
+                img.attachJournal(recovered, ext, o.journal);
+            } else if (recovered != null) {
+                img.journalExt = ext;
+                img.removeJournal();
+            }
+            if (o.journal != null && img.journalWriter == null) {
+                img.createJournal(o.journal);
+            }
+        } catch (IOException | RuntimeException e) {
+            img.storage.close();
+            throw e;
         }
         return img;
     }
@@ -158,8 +203,22 @@ public final class Qcow2Image implements BlockDevice {
     void release(long hostOffset, long count) throws IOException {
         if (writer.atomic()) {
             refcounts.update(hostOffset, count, -1);
+            long first = hostOffset >>> clusterBits;
+            for (long c = first; c < first + count; c++) {
+                if (refcounts.get(c) == 0) {
+                    refcounts.reserve(c);
+                    journalWriter.freed(c << clusterBits, clusterSize);
+                }
+            }
         } else {
             deferredFrees.add(new long[] {hostOffset, count});
+        }
+    }
+
+    /** Called by the data path for metadata-changing writes that are not safe to commit with their data. */
+    void needDataBarrier() {
+        if (journalWriter != null) {
+            journalWriter.requireDataBarrier();
         }
     }
 
@@ -337,22 +396,74 @@ public final class Qcow2Image implements BlockDevice {
         flush();
     }
 
+    /** Flushes issued to the image file so far (for benchmarks), or -1 if not counted. */
+    public long storageFlushes() {
+        return storage.flushCount();
+    }
+
     /** Writes committed journal transactions home and advances the synced sequence. */
     public void checkpoint() throws IOException {
-        flush();
+        if (!writable) {
+            return;
+        }
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            flushMetadata();
+            if (journalWriter != null) {
+                journalWriter.checkpoint();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** The journal's state; {@link JournalStatus#NONE} when the image has none. */
-    public JournalStatus journalStatus() {
-        return JournalStatus.NONE;
+    public JournalStatus journalStatus() throws IOException {
+        lock.readLock().lock();
+        try {
+            if (journalWriter != null && !closed) {
+                return JournalSupport.status(storage, header, journalExt, journalWriter.journal());
+            }
+            return statusAtOpen;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The journal state found when the image was opened (before any replay). */
+    public JournalStatus journalStatusAtOpen() {
+        return statusAtOpen;
     }
 
     /** Changes the commit interval of the live journal (no effect without one). */
     public void setCommitInterval(java.time.Duration interval) {
+        lock.writeLock().lock();
+        try {
+            if (journalOptions != null) {
+                journalOptions.commitInterval(interval);
+                startCommitTimer();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     /** Changes the commit datasize of the live journal (no effect without one). */
     public void setCommitDatasize(long bytes) {
+        lock.writeLock().lock();
+        try {
+            if (journalOptions != null) {
+                journalOptions.commitDatasize(bytes);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** The live journal's options (a copy would go stale: read-only use), or null. */
+    public JournalOptions journalOptions() {
+        return journalOptions;
     }
 
     /** Status of the range starting at {@code offset}, at most {@code maxLength} bytes long. */
@@ -391,7 +502,11 @@ public final class Qcow2Image implements BlockDevice {
             closed = true;
             try {
                 if (writable) {
+                    stopCommitTimer();
                     flushMetadata();
+                    if (journalWriter != null) {
+                        removeJournal();
+                    }
                     if (refcounts.hasDirty()) {
                         // Frees applied after the first flush must reach the disk too.
                         flushMetadata();
@@ -425,6 +540,10 @@ public final class Qcow2Image implements BlockDevice {
         } else {
             writer.flushData();
         }
+        lastCommitNanos = System.nanoTime();
+        if (writer.atomic()) {
+            refcounts.clearReservations();
+        }
         if (!deferredFrees.isEmpty()) {
             List<long[]> frees = new ArrayList<>(deferredFrees);
             deferredFrees.clear();
@@ -441,6 +560,95 @@ public final class Qcow2Image implements BlockDevice {
     private void writebackIfCacheFull() throws IOException {
         if (map.cacheOverfull() || refcounts.cacheOverfull()) {
             flushMetadata();
+            return;
+        }
+        JournalOptions jo = journalOptions;
+        if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() >= jo.commitDatasize
+                || System.nanoTime() - lastCommitNanos >= jo.commitInterval.toNanos())) {
+            flushMetadata();
+        }
+    }
+
+    // ---- journal lifecycle ----
+
+    private void createJournal(JournalOptions jo) throws IOException {
+        if (header.version() < 3) {
+            throw new Qcow2Exception(file, "the journal needs a compat=1.1 (version 3) image");
+        }
+        long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
+        int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), clusterBits);
+        long clusters = size / clusterSize;
+        long offset = refcounts.allocate((int) clusters);
+        flushMetadata();
+        Journal j = JournalSupport.format(storage, offset, size, order, jo);
+        JournalExtension ext = new JournalExtension(offset, size);
+        writeHeader(JournalSupport.withJournal(header, ext));
+        attachJournal(j, ext, jo);
+    }
+
+    private void attachJournal(Journal j, JournalExtension ext, JournalOptions jo) {
+        journalExt = ext;
+        journalOptions = jo;
+        journalWriter = new JournalMetadataWriter(storage, j);
+        writer = journalWriter;
+        startCommitTimer();
+    }
+
+    /** Clean close: sync everything, then take the journal away so QEMU sees a plain image. */
+    private void removeJournal() throws IOException {
+        if (journalWriter != null) {
+            journalWriter.checkpoint();
+        }
+        journalWriter = null;
+        journalOptions = null;
+        writer = new DirectMetadataWriter(storage);
+        JournalExtension ext = journalExt;
+        writeHeader(JournalSupport.withoutJournal(header));
+        journalExt = null;
+        refcounts.update(ext.offset(), ext.clusters(clusterSize), -1);
+        flushMetadata();
+    }
+
+    /** Another program invalidated the journal: forget it, never touch its old clusters. */
+    private void dropInvalidJournal() throws IOException {
+        writeHeader(JournalSupport.withoutJournal(header));
+    }
+
+    private void startCommitTimer() {
+        stopCommitTimer();
+        JournalOptions jo = journalOptions;
+        if (jo == null || jo.commitInterval.isZero()) {
+            return;
+        }
+        commitTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "qjournal-commit " + file);
+            t.setDaemon(true);
+            return t;
+        });
+        long period = Math.max(1, jo.commitInterval.toMillis());
+        commitTimer.scheduleWithFixedDelay(this::timedCommit, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void stopCommitTimer() {
+        if (commitTimer != null) {
+            commitTimer.shutdownNow();
+            commitTimer = null;
+        }
+    }
+
+    private void timedCommit() {
+        if (!lock.writeLock().tryLock()) {
+            return;
+        }
+        try {
+            if (!closed && journalWriter != null && (map.hasDirty() || refcounts.hasDirty())) {
+                flushMetadata();
+            }
+        } catch (IOException e) {
+            // The next guest flush reports the error; the timer must not die silently though.
+            stopCommitTimer();
+        } finally {
+            lock.writeLock().unlock();
         }
     }
 
@@ -468,7 +676,7 @@ public final class Qcow2Image implements BlockDevice {
 
     private void clearUnknownAutoclear() throws IOException {
         Header h = header;
-        long known = Feature.KNOWN_AUTOCLEAR & ~Feature.JOURNAL_VALID.mask();
+        long known = Feature.KNOWN_AUTOCLEAR;
         if (h.version() == 3 && (h.autoclearFeatures() & ~known) != 0) {
             Header.Builder b = h.toBuilder();
             b.autoclearFeatures = h.autoclearFeatures() & known;

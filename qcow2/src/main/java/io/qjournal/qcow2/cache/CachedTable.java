@@ -5,6 +5,8 @@ public final class CachedTable {
     private final long offset;
     private final byte[] data;
     private boolean dirty;
+    private int dirtyFrom = Integer.MAX_VALUE;
+    private int dirtyTo;
 
     public CachedTable(long offset, byte[] data) {
         this.offset = offset;
@@ -25,11 +27,35 @@ public final class CachedTable {
         return dirty;
     }
 
+    /** Marks the whole table dirty (a new or copied table). */
     public void markDirty() {
+        markDirty(0, data.length);
+    }
+
+    /** Marks bytes [from, to) dirty; a write-back writes only the dirty span, in 512-byte sectors. */
+    public void markDirty(int from, int to) {
         dirty = true;
+        dirtyFrom = Math.min(dirtyFrom, from & ~511);
+        dirtyTo = Math.max(dirtyTo, Math.min(data.length, (to + 511) & ~511));
     }
 
     public void markClean() {
         dirty = false;
+        dirtyFrom = Integer.MAX_VALUE;
+        dirtyTo = 0;
+    }
+
+    /** Host offset of the first dirty byte. */
+    public long dirtyOffset() {
+        return offset + dirtyFrom;
+    }
+
+    public int dirtyLength() {
+        return dirty ? dirtyTo - dirtyFrom : 0;
+    }
+
+    /** A copy of the dirty span. */
+    public byte[] dirtyBytes() {
+        return java.util.Arrays.copyOfRange(data, dirtyFrom, dirtyTo);
     }
 }

@@ -257,7 +257,10 @@ public final class HeaderCodec {
         }
         boolean journal = h.has(Feature.JOURNAL_VALID) || h.has(Feature.JOURNAL_DIRTY);
         byte[] table = FeatureNameTable.encode(FeatureNameTable.merged(existing, journal));
-        byte[] out = encodeWith(h, h.version() == 3 ? table : null);
+        // qemu-img 7.2 writes no feature name table for clusters of 4 KiB and less; we do the
+        // same, except while a journal is present, so that QEMU can name "journal dirty".
+        boolean withTable = h.version() == 3 && (clusterSize > 4096 || journal);
+        byte[] out = encodeWith(h, withTable ? table : null);
         if (out.length > clusterSize && h.version() == 3) {
             out = encodeWith(h, null);
         }

@@ -38,6 +38,8 @@ public final class RefcountManager {
     private long tableOffset;
     private final TreeSet<Integer> dirtyTableEntries = new TreeSet<>();
     private long freeClusterIndex;
+    /** Freed clusters that must not be reused until the free is durable (journal commit). */
+    private final TreeSet<Long> reserved = new TreeSet<>();
     private TableMover mover;
 
     public RefcountManager(Storage storage, String file, int clusterBits, int order, long tableOffset,
@@ -109,7 +111,8 @@ public final class RefcountManager {
                     "refcount of cluster %d would exceed the %d-bit refcount width", clusterIndex, 1 << order));
         }
         RefcountBlock.set(b.data(), order, idx, next);
-        b.markDirty();
+        int byteIndex = (int) (((long) idx << order) >>> 3);
+        b.markDirty(byteIndex, byteIndex + Math.max(1, (1 << order) / 8));
         if (next == 0 && clusterIndex < freeClusterIndex) {
             freeClusterIndex = clusterIndex;
         }
@@ -146,7 +149,7 @@ public final class RefcountManager {
             if (c > (HeaderCodec.MAX_OFFSET >>> clusterBits)) {
                 throw new Qcow2Exception(file, "image file is full: no free cluster below 2^56");
             }
-            if (get(c) != 0) {
+            if (get(c) != 0 || (!reserved.isEmpty() && reserved.contains(c))) {
                 start = c + 1;
             }
             c++;
@@ -289,6 +292,24 @@ public final class RefcountManager {
         return null;
     }
 
+    /** Keeps a freed cluster from reuse until {@link #clearReservations()}. */
+    public void reserve(long clusterIndex) {
+        reserved.add(clusterIndex);
+    }
+
+    public void clearReservations() {
+        reserved.clear();
+    }
+
+    /** Bytes of dirty refcount metadata waiting for the next flush or commit. */
+    public long dirtyBytes() {
+        long n = 8L * dirtyTableEntries.size();
+        for (CachedTable b : blocks.dirtyTables()) {
+            n += b.dirtyLength();
+        }
+        return n;
+    }
+
     /** Highest cluster index with a non-zero refcount, or -1. */
     public long highestUsedCluster() throws IOException {
         for (int ti = table.length - 1; ti >= 0; ti--) {
@@ -309,7 +330,7 @@ public final class RefcountManager {
     public List<MetaWrite> collectBlockWrites() {
         List<MetaWrite> out = new ArrayList<>();
         for (CachedTable b : blocks.dirtyTables()) {
-            out.add(new MetaWrite(b.offset(), b.data().clone()));
+            out.add(new MetaWrite(b.dirtyOffset(), b.dirtyBytes()));
             b.markClean();
         }
         blocks.trim();

@@ -16,6 +16,7 @@ public final class FileStorage implements Storage {
     private final FileChannel channel;
     private final boolean readOnly;
     private ImageLock lock;
+    private final java.util.concurrent.atomic.AtomicLong flushes = new java.util.concurrent.atomic.AtomicLong();
 
     private FileStorage(Path path, FileChannel channel, boolean readOnly) {
         this.path = path;
@@ -94,7 +95,13 @@ public final class FileStorage implements Storage {
     public void flush() throws IOException {
         if (!readOnly) {
             channel.force(false);
+            flushes.incrementAndGet();
         }
+    }
+
+    @Override
+    public long flushCount() {
+        return flushes.get();
     }
 
     @Override

@@ -49,6 +49,7 @@ public class MemoryStorage implements Storage {
         flushes++;
     }
 
+    @Override
     public synchronized long flushCount() {
         return flushes;
     }

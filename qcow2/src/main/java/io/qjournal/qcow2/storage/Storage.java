@@ -37,6 +37,11 @@ public interface Storage extends Closeable {
 
     boolean isReadOnly();
 
+    /** Flushes issued so far, or -1 when the store does not count them. */
+    default long flushCount() {
+        return -1;
+    }
+
     default void read(long offset, byte[] dst, int off, int len) throws IOException {
         read(offset, ByteBuffer.wrap(dst, off, len));
     }

@@ -142,7 +142,7 @@ public final class ClusterMap {
         if (extended) {
             b.putLong(l2Index * entryBytes + 8, bitmap);
         }
-        t.markDirty();
+        t.markDirty(l2Index * entryBytes, (l2Index + 1) * entryBytes);
     }
 
     /** Rejects entries a valid image cannot hold before they are used. */
@@ -202,7 +202,7 @@ public final class ClusterMap {
     public List<MetaWrite> collectTableWrites() {
         List<MetaWrite> out = new ArrayList<>();
         for (CachedTable t : l2Cache.dirtyTables()) {
-            out.add(new MetaWrite(t.offset(), t.data().clone()));
+            out.add(new MetaWrite(t.dirtyOffset(), t.dirtyBytes()));
             t.markClean();
         }
         l2Cache.trim();
@@ -216,6 +216,15 @@ public final class ClusterMap {
         }
         dirtyL1.clear();
         return out;
+    }
+
+    /** Bytes of dirty L1/L2 metadata waiting for the next flush or commit. */
+    public long dirtyBytes() {
+        long n = 8L * dirtyL1.size();
+        for (CachedTable t : l2Cache.dirtyTables()) {
+            n += t.dirtyLength();
+        }
+        return n;
     }
 
     public boolean hasDirty() {

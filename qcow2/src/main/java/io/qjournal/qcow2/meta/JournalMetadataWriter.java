@@ -1,0 +1,156 @@
+package io.qjournal.qcow2.meta;
+
+import io.qjournal.qcow2.journal.Journal;
+import io.qjournal.qcow2.journal.JournalFullException;
+import io.qjournal.qcow2.journal.TransactionBuilder;
+import io.qjournal.qcow2.storage.Storage;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Metadata through the journal: all stages of one call become one transaction, durable with a
+ * single flush (durable commit), and reach their home locations later at a checkpoint.
+ *
+ * <p>Ordering rule for guest data (docs/format/journal.md, "Ordering of guest data"): a
+ * transaction may become durable in the same flush as the data its new L2 entries point to
+ * only when losing that data cannot expose wrong bytes: the data went to a cluster taken from
+ * never-written space past the end of the file whose previous contents read as zeros. Every
+ * other metadata-changing write calls {@link #requireDataBarrier()}, and the commit then
+ * flushes the data first (two flushes, as QEMU).
+ */
+public final class JournalMetadataWriter implements MetadataWriter {
+    private final Storage storage;
+    private final Journal journal;
+    private final boolean durableCommit;
+    /** Home writes of committed, unsynced transactions, in commit order. */
+    private final List<MetaWrite> unsynced = new ArrayList<>();
+    private final List<long[]> pendingRevokes = new ArrayList<>();
+    private boolean dataBarrier;
+    /** Transactions appended since the last checkpoint. */
+    private int live;
+    private long commits;
+    private long checkpoints;
+
+    public JournalMetadataWriter(Storage storage, Journal journal) {
+        this.storage = storage;
+        this.journal = journal;
+        this.durableCommit = journal.header().durableCommit();
+    }
+
+    public Journal journal() {
+        return journal;
+    }
+
+    /** The next commit must make earlier guest data durable before its transaction. */
+    public void requireDataBarrier() {
+        dataBarrier = true;
+    }
+
+    /**
+     * A cluster range was freed: earlier journalled writes to it must never be replayed or
+     * written home, since the range may be reused for guest data before they are synced.
+     */
+    public void freed(long offset, long length) {
+        boolean overlaps = false;
+        for (Iterator<MetaWrite> it = unsynced.iterator(); it.hasNext();) {
+            MetaWrite w = it.next();
+            if (w.offset() < offset + length && offset < w.offset() + w.data().length) {
+                it.remove();
+                overlaps = true;
+            }
+        }
+        if (overlaps) {
+            pendingRevokes.add(new long[] {offset, length});
+        }
+    }
+
+    @Override
+    public void writeStages(List<List<MetaWrite>> stages) throws IOException {
+        TransactionBuilder tx = new TransactionBuilder();
+        List<MetaWrite> writes = new ArrayList<>();
+        for (long[] r : pendingRevokes) {
+            tx.addRevoke(r[0], r[1]);
+        }
+        for (List<MetaWrite> stage : stages) {
+            for (MetaWrite w : stage) {
+                tx.addWrite(w.offset(), w.data());
+                writes.add(w);
+            }
+        }
+        if (tx.isEmpty()) {
+            flushData();
+            return;
+        }
+        if (journal.blocksNeeded(tx) < 0) {
+            // Larger than the whole ring: sync everything, then fall back to ordered writes.
+            checkpoint();
+            new DirectMetadataWriter(storage).writeStages(stages);
+            pendingRevokes.clear();
+            dataBarrier = false;
+            return;
+        }
+        if (dataBarrier) {
+            storage.flush();
+        }
+        int seq;
+        try {
+            seq = journal.append(tx);
+        } catch (JournalFullException e) {
+            checkpoint();
+            seq = journal.append(tx);
+        }
+        storage.flush();
+        if (!durableCommit) {
+            journal.markCommitted(seq);
+            storage.flush();
+        }
+        commits++;
+        live++;
+        dataBarrier = false;
+        pendingRevokes.clear();
+        unsynced.addAll(writes);
+        if (journal.freeBytes() < journal.layout().size() / 4) {
+            checkpoint();
+        }
+    }
+
+    /** Writes every committed transaction home, flushes, and frees the ring. */
+    public void checkpoint() throws IOException {
+        if (live == 0) {
+            return;
+        }
+        for (MetaWrite w : unsynced) {
+            storage.write(w.offset(), w.data(), 0, w.data().length);
+        }
+        storage.flush();
+        journal.checkpointed(journal.lastSeq());
+        unsynced.clear();
+        live = 0;
+        checkpoints++;
+    }
+
+    public boolean hasUnsynced() {
+        return live > 0;
+    }
+
+    public long commits() {
+        return commits;
+    }
+
+    public long checkpoints() {
+        return checkpoints;
+    }
+
+    @Override
+    public boolean atomic() {
+        return true;
+    }
+
+    @Override
+    public void flushData() throws IOException {
+        storage.flush();
+        dataBarrier = false;
+    }
+}
