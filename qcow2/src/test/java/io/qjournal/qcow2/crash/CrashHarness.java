@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 
@@ -42,7 +43,7 @@ final class CrashHarness {
     /** Every n-th state also goes through qemu-img check, at most QEMU_PER_WORKLOAD times. */
     static final int QEMU_EVERY = 200;
     static final int QEMU_PER_WORKLOAD = 10;
-    private static final int MAX_REPORTED = 5;
+    private static final int MAX_REPORTED = Integer.getInteger("qjournal.crash.maxReported", 5);
 
     interface Body {
         void run(GuestDriver d, Random rnd) throws IOException;
@@ -64,14 +65,22 @@ final class CrashHarness {
         long leakyStates;
         long corruptStates;
         int failures;
+        /** Storage ops of the open (journal creation) and where close (journal removal) began. */
+        int openEnd;
+        int closeStart;
+        final Map<String, Integer> failuresByPhase = new TreeMap<>();
+
+        String phase(int point) {
+            return point <= openEnd ? "open" : point > closeStart ? "close" : "workload";
+        }
         final List<String> firstFailures = new ArrayList<>();
 
         String summary() {
             return String.format("crash workload %-22s seed %d: %d crash states checked (%d storage ops, %d flush"
                     + " boundaries, %d qemu-img checks), journal %s, states with leaks %d, with corruptions %d,"
-                    + " failures %d", workload, seed, states, ops, flushBoundaries, qemuChecks,
+                    + " failures %d %s", workload, seed, states, ops, flushBoundaries, qemuChecks,
                     journalActive ? "on" : "NOT ACTIVE (engine ignored the option)", leakyStates, corruptStates,
-                    failures);
+                    failures, failuresByPhase.isEmpty() ? "" : "by phase " + failuresByPhase);
         }
     }
 
@@ -104,9 +113,11 @@ final class CrashHarness {
         Storage engineSide = lyingFlush ? new FlushDropping(pls) : pls;
         Qcow2Image img = Qcow2Image.open(engineSide, OpenOptions.readWrite().journal(w.journal()), null);
         rep.journalActive = img.journalStatus().present();
+        rep.openEnd = pls.opCount();
         GuestDriver d = new GuestDriver(img, pls, model);
         w.body().run(d, new Random(rep.seed));
         d.flush();
+        rep.closeStart = pls.opCount();
         d.close();
         rep.ops = pls.opCount();
         rep.flushBoundaries = pls.flushBoundaries().size();
@@ -138,8 +149,12 @@ final class CrashHarness {
                 rep.states++;
                 if (problem != null) {
                     rep.failures++;
-                    if (rep.firstFailures.size() < MAX_REPORTED) {
-                        rep.firstFailures.add("workload " + w.name() + " seed " + rep.seed + " state " + id + " ("
+                    String phase = rep.phase(point);
+                    boolean firstOfPhase = rep.failuresByPhase.merge(phase, 1, Integer::sum) == 1;
+                    if (rep.firstFailures.size() < MAX_REPORTED || firstOfPhase) {
+                        rep.firstFailures.add("workload " + w.name() + " seed " + rep.seed + " state " + id
+                                + " [during " + phase + ": ops 0.." + rep.openEnd + " open, " + rep.closeStart
+                                + ".." + rep.ops + " close, " + model.opAt(point) + "] ("
                                 + cs + "): " + problem + "\n    rerun: -Dqjournal.crash.seed=" + BASE_SEED
                                 + " -Dqjournal.crash.only=" + id);
                     }

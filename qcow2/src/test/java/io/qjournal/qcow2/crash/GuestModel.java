@@ -68,6 +68,20 @@ final class GuestModel {
         ops.add(op);
     }
 
+    /** Which guest operation was running at crash point k (for failure messages). */
+    String opAt(int crashPoint) {
+        for (int i = 0; i < ops.size(); i++) {
+            Op op = ops.get(i);
+            if (crashPoint > op.start && crashPoint < op.end) {
+                return "inside guest op #" + i + " " + op;
+            }
+            if (crashPoint <= op.start) {
+                return i == 0 ? "before the first guest op" : "after guest op #" + (i - 1) + " " + ops.get(i - 1);
+            }
+        }
+        return "after the last guest op";
+    }
+
     /** The state visible at crash point k: durable model plus the ops in flight. */
     View at(int crashPoint) {
         int lastFlush = -1;

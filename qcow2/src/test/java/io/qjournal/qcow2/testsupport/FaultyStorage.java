@@ -96,11 +96,12 @@ public final class FaultyStorage implements Storage {
         return List.copyOf(fired);
     }
 
-    public int writeCount() {
+    public long writeCount() {
         return writes.get();
     }
 
-    public int flushCount() {
+    @Override
+    public long flushCount() {
         return flushes.get();
     }
 

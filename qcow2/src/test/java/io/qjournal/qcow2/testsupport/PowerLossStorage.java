@@ -76,6 +76,11 @@ public final class PowerLossStorage implements Storage {
     }
 
     @Override
+    public synchronized long flushCount() {
+        return flushBoundaries.size();
+    }
+
+    @Override
     public synchronized long size() {
         return live.size();
     }
@@ -221,11 +226,12 @@ public final class PowerLossStorage implements Storage {
                 land[s] = rnd.nextBoolean();
             }
         }
-        StringBuilder b = new StringBuilder(prefix ? "prefix" : "sectors");
-        b.append(' ');
+        StringBuilder b = new StringBuilder();
         long sector0 = w.offset() / SECTOR;
+        int landed = 0;
         for (int s = 0; s < n; s++) {
             b.append(land[s] ? '1' : '0');
+            landed += land[s] ? 1 : 0;
             if (!land[s]) {
                 continue;
             }
@@ -233,7 +239,8 @@ public final class PowerLossStorage implements Storage {
             long end = Math.min(w.offset() + w.data().length, (sector0 + s + 1) * SECTOR);
             img.write(start, w.data(), (int) (start - w.offset()), (int) (end - start));
         }
-        return b.toString();
+        String how = (prefix ? "prefix of " : "random ") + landed + " of " + n + " sectors landed";
+        return n <= 64 ? how + " " + b : how;
     }
 
     private void advanceTo(int prefix) {
