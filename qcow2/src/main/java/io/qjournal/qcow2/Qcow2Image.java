@@ -1,6 +1,11 @@
 package io.qjournal.qcow2;
 
 import io.qjournal.qcow2.cache.CachedTable;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.snapshot.SnapshotEntry;
+import io.qjournal.qcow2.snapshot.SnapshotTable;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
@@ -56,6 +61,7 @@ public final class Qcow2Image implements BlockDevice {
     /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
     private final List<long[]> deferredFrees = new ArrayList<>();
     private boolean closed;
+    private List<SnapshotInfo> snapshots = List.of();
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
         this.storage = storage;
@@ -106,8 +112,7 @@ public final class Qcow2Image implements BlockDevice {
     private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
             throws IOException {
         if (o.writable && h.has(Feature.DIRTY)) {
-            throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
-                    + " repair it with 'qjournal check -r all'");
+            h = repairDirty(storage, o);
         }
         JournalExtension ext = JournalExtension.of(h, storage.name());
         boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
@@ -123,13 +128,23 @@ public final class Qcow2Image implements BlockDevice {
             h = OpenSupport.readHeader(s);
             OpenSupport.checkFeatures(h, o.writable, s.name());
         }
+        List<SnapshotInfo> snapshots = new ArrayList<>();
+        for (SnapshotEntry e : SnapshotTable.read(s, h)) {
+            snapshots.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(),
+                    e.vmClockNsec(), e.diskSize(), e.icount()));
+        }
         Qcow2Image img = new Qcow2Image(s, path, o, h, backing);
         img.statusAtOpen = before;
+        img.snapshots = List.copyOf(snapshots);
         if (!o.writable) {
             return img;
         }
         try {
             img.clearUnknownAutoclear();
+            MetaWrite bitmaps = BitmapsInUse.markAll(img.storage, img.header);
+            if (bitmaps != null) {
+                img.writer.writeStages(List.of(List.of(bitmaps)));
+            }
             if (ext != null && !valid) {
                 img.dropInvalidJournal();
             } else if (recovered != null && o.journal != null) {
@@ -146,6 +161,26 @@ public final class Qcow2Image implements BlockDevice {
             throw e;
         }
         return img;
+    }
+
+    /**
+     * Lazy refcounts left the dirty bit after a crash: rebuild the refcounts (qemu-img check
+     * -r all) and clear the bit before writing, as QEMU does at open.
+     */
+    private static Header repairDirty(Storage storage, OpenOptions o) throws IOException {
+        if (!o.repairDirty) {
+            throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
+                    + " repair it with 'qjournal check -r all'");
+        }
+        CheckResult r = ImageChecker.check(storage, RepairMode.ALL);
+        if (r.checkErrors() > 0 || r.corruptions() > 0) {
+            throw new Qcow2Exception(storage.name(), "the dirty image could not be repaired ("
+                    + r.corruptions() + " corruptions remain)");
+        }
+        Header.Builder b = OpenSupport.readHeader(storage).toBuilder();
+        b.set(Feature.DIRTY, false);
+        new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
+        return OpenSupport.readHeader(storage);
     }
 
     /** Creates a new image file (qemu-img create -f qcow2). */
@@ -480,8 +515,9 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /** Internal snapshots, as read (and validated) at open. */
     public List<SnapshotInfo> snapshots() {
-        return List.of();
+        return snapshots;
     }
 
     /** Bytes the image file occupies on disk (st_blocks * 512), as qemu-img's actual-size; -1 if unknown. */

@@ -28,6 +28,17 @@ final class CheckContext {
     final int l2Entries;
 
     final Counters res = new Counters();
+    /** Guards repair writes into tables; set by the refcount check before anything is written. */
+    OverlapGuard guard;
+
+    /** Ends a check early (QEMU returns -errno; qemu-img then says "Check failed: <reason>"). */
+    static final class Abort extends Exception {
+        Abort(String message) {
+            super(message, null, false, false);
+        }
+    }
+    /** The file's size, cached: asking the store costs a system call and it is needed per reference. */
+    private long fileSize = -1;
     private final List<String> messages;
     private long suppressed;
 
@@ -93,6 +104,19 @@ final class CheckContext {
         }
     }
 
+    /** The file size as of the last {@link #refreshFileSize()} (which the first call does). */
+    long fileSize() throws IOException {
+        if (fileSize < 0) {
+            fileSize = storage.size();
+        }
+        return fileSize;
+    }
+
+    /** Call after anything that may have changed the file's size. */
+    void refreshFileSize() throws IOException {
+        fileSize = storage.size();
+    }
+
     long offsetIntoCluster(long offset) {
         return offset & (clusterSize - 1);
     }
@@ -114,7 +138,7 @@ final class CheckContext {
         if (size <= 0) {
             return;
         }
-        long fileLen = storage.size();
+        long fileLen = fileSize();
         if (offset < 0 || offset > Long.MAX_VALUE - size || offset + size - fileLen >= clusterSize) {
             msg("ERROR: counting reference for region exceeding the end of the file by one cluster or more: "
                     + "offset 0x%x size 0x%x", offset, size);

@@ -3,6 +3,7 @@ package io.qjournal.qcow2.check;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.EnumSet;
 
 /**
  * QEMU's check_oflag_copied: in the active tables, COPIED must be set exactly when the
@@ -13,7 +14,8 @@ final class CopiedFlagCheck {
     private CopiedFlagCheck() {
     }
 
-    static void run(CheckContext ctx, StoredRefcounts stored, long l1Offset, int l1Size) throws IOException {
+    static void run(CheckContext ctx, StoredRefcounts stored, long l1Offset, int l1Size)
+            throws IOException, CheckContext.Abort {
         CheckContext.Counters res = ctx.res;
         boolean repair;
         if (ctx.mode.fixErrors()) {
@@ -87,6 +89,8 @@ final class CopiedFlagCheck {
                 }
             }
             if (dirty > 0) {
+                ctx.guard.checkWrite(l2Offset, ctx.clusterSize, EnumSet.of(OverlapGuard.Kind.ACTIVE_L2),
+                        "ERROR: Could not write L2 table; metadata overlap check failed: Input/output error");
                 try {
                     ctx.storage.write(l2Offset, table, 0, table.length);
                 } catch (IOException e) {

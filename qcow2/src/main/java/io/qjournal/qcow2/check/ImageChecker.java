@@ -18,9 +18,10 @@ import java.util.List;
  * serves offline repair at open time and batch sweeps). Counts, messages and exit codes follow
  * QEMU 7.2; see docs/format/qcow2.md for the structures.
  *
- * <p>Deviation from QEMU 7.2: with {@link RepairMode#ALL} an L2 entry whose cluster lies
- * wholly past the end of the file becomes a zero cluster (QEMU only reports it). Snapshot
- * table corruptions are reported but not rewritten.
+ * <p>Deviations from QEMU 7.2: with {@link RepairMode#ALL} an L2 entry whose cluster lies
+ * wholly past the end of the file becomes a zero cluster (QEMU only reports it); the snapshot
+ * table is rewritten only when the refcounts are consistent (QEMU allocates regardless); an
+ * image with more than 65536 snapshots is refused as unreadable instead of trimmed.
  */
 public final class ImageChecker {
     private ImageChecker() {
@@ -34,7 +35,8 @@ public final class ImageChecker {
      * Checks (and repairs, as the mode allows) an image.
      *
      * @param extraReferencedRanges byte ranges {offset, length} that belong to the image although
-     *     no qcow2 structure points at them (e.g. journal clusters); they count as referenced once
+     *     no qcow2 structure points at them; they count as referenced once. The area of a valid
+     *     journal is added automatically (passing it too is harmless).
      * @throws Qcow2Exception when the header cannot be read (the image cannot be opened at all)
      */
     public static CheckResult check(Storage storage, RepairMode mode, List<long[]> extraReferencedRanges)
@@ -42,16 +44,21 @@ public final class ImageChecker {
         if (mode != RepairMode.NONE && storage.isReadOnly()) {
             throw new Qcow2Exception(storage.name(), "cannot repair an image opened read-only");
         }
-        List<long[]> extra = validateRanges(storage.name(), extraReferencedRanges);
+        // A dirty journal holds metadata not yet written home: check the image as replay leaves it.
+        storage = io.qjournal.qcow2.JournalReplay.consistentView(storage, mode != RepairMode.NONE);
+        List<long[]> extraRanges = new ArrayList<>(extraReferencedRanges);
+        for (long[] j : io.qjournal.qcow2.JournalReplay.journalRanges(readHeader(storage), storage.name())) {
+            // A caller that names the journal area itself must not make it count twice.
+            if (extraRanges.stream().noneMatch(r -> r != null && r.length == 2 && r[0] == j[0] && r[1] == j[1])) {
+                extraRanges.add(j);
+            }
+        }
+        List<long[]> extra = validateRanges(storage.name(), extraRanges);
         List<String> messages = new ArrayList<>();
         Header header = readHeader(storage);
         Pass first = runPass(storage, header, mode, extra, messages);
         if (first.completed && (first.res.corruptionsFixed > 0 || first.res.leaksFixed > 0)) {
             // As qemu-img: report what remains from a fresh read-only pass over the repaired image.
-            messages.add("The following inconsistencies were found and repaired:");
-            messages.add("    " + first.res.leaksFixed + " leaked clusters");
-            messages.add("    " + first.res.corruptionsFixed + " corruptions");
-            messages.add("Double checking the fixed image now...");
             Pass second = runPass(storage, readHeader(storage), RepairMode.NONE, extra, messages);
             second.res.corruptionsFixed = first.res.corruptionsFixed;
             second.res.leaksFixed = first.res.leaksFixed;
@@ -119,32 +126,49 @@ public final class ImageChecker {
         Pass pass = new Pass(ctx);
         SnapshotTable.Parsed snapshots;
         try {
-            snapshots = SnapshotTable.readUnvalidatedL1(storage, header);
+            snapshots = SnapshotTable.readUnvalidatedL1(storage, header, mode.fixErrors());
         } catch (Qcow2Exception e) {
             ctx.res.checkErrors++;
             ctx.msg("ERROR failed to read the snapshot table: %s", e.getMessage());
             messages.add("Check failed: Invalid argument");
             return pass;
         }
-        long snapshotCorruptions = 0;
+        if (snapshots.snapshotsDiscarded() > 0) {
+            // As QEMU: the header is fixed at once so that the refcount check sees the shorter table.
+            ctx.msg("Discarding %d overhanging snapshots (snapshot table is too big)", snapshots.snapshotsDiscarded());
+            storage.write(HeaderCodec.NB_SNAPSHOTS_OFFSET, ByteBuffer.allocate(4).putInt(0, snapshots.entries().size()));
+            storage.flush();
+            ctx.res.corruptionsFixed += snapshots.snapshotsDiscarded();
+        }
+        long snapshotCorruptions = snapshots.extraDataDropped();
+        if (snapshots.extraDataDropped() > 0) {
+            ctx.msg("Discarding too much extra metadata in %d snapshot table entries (more than %d bytes)",
+                    snapshots.extraDataDropped(), SnapshotTable.MAX_EXTRA_DATA);
+        }
         if (header.version() >= 3) {
             List<SnapshotEntry> entries = snapshots.entries();
             for (int i = 0; i < entries.size(); i++) {
                 if (entries.get(i).extraData().length < SnapshotTable.V3_MIN_EXTRA_DATA_SIZE) {
                     snapshotCorruptions++;
-                    ctx.msg("ERROR snapshot table entry %d is incomplete", i);
+                    ctx.msg("%s snapshot table entry %d is incomplete", ctx.prefix(mode.fixErrors()), i);
                 }
             }
         }
         RefcountChecker rc = new RefcountChecker(ctx, snapshots, extra);
         try {
             rc.run();
-        } catch (RefcountChecker.Abort e) {
+        } catch (CheckContext.Abort e) {
             ctx.res.corruptions += snapshotCorruptions;
             messages.add("Check failed: " + e.getMessage());
             return pass;
         }
-        ctx.res.corruptions += snapshotCorruptions;
+        if (snapshotCorruptions > 0 && mode.fixErrors() && ctx.res.checkErrors == 0 && ctx.res.corruptions == 0
+                && SnapshotTableRepair.rewrite(ctx, rc.stored(), snapshots.entries(), header.snapshotsOffset(),
+                        snapshots.sizeBytes())) {
+            ctx.res.corruptionsFixed += snapshotCorruptions;
+        } else {
+            ctx.res.corruptions += snapshotCorruptions;
+        }
         pass.imageEndOffset = rc.imageEndOffset;
         pass.completed = true;
         if (mode != RepairMode.NONE && ctx.res.checkErrors == 0 && ctx.res.corruptions == 0) {

@@ -13,13 +13,6 @@ import java.util.List;
  * the whole refcount structure when it is beyond point repairs), then checks COPIED flags.
  */
 final class RefcountChecker {
-    /** Thrown when the check cannot continue (QEMU returns -errno; qemu-img says "Check failed"). */
-    static final class Abort extends Exception {
-        Abort(String message) {
-            super(message, null, false, false);
-        }
-    }
-
     private final CheckContext ctx;
     private final SnapshotTable.Parsed snapshots;
     private final List<long[]> extraRanges;
@@ -37,17 +30,23 @@ final class RefcountChecker {
         this.reftableClusters = ctx.header.refcountTableClusters();
     }
 
-    void run() throws IOException, Abort {
+    /** The stored refcounts as they are after this check (and its repairs). */
+    StoredRefcounts stored() {
+        return stored;
+    }
+
+    void run() throws IOException, CheckContext.Abort {
         CheckContext.Counters res = ctx.res;
         long size = ctx.storage.size();
         long nbClusters = ctx.sizeToClusters(size);
         if (nbClusters > RefcountArray.MAX_CLUSTERS) {
             res.checkErrors++;
-            throw new Abort("File too large");
+            throw new CheckContext.Abort("File too large");
         }
         stored = StoredRefcounts.load(ctx.storage, ctx.clusterBits, ctx.refcountOrder, reftableOffset,
                 reftableClusters);
         RefcountArray imrt = new RefcountArray(ctx.refcountOrder, ctx.clusterBits, nbClusters);
+        ctx.guard = new OverlapGuard(ctx, stored, snapshots);
         calculate(imrt, ctx.mode);
 
         CheckContext.Counters preCompare = res.copy();
@@ -61,14 +60,19 @@ final class RefcountChecker {
                 rb.rebuild();
             } catch (IOException | IllegalArgumentException e) {
                 res.checkErrors++;
-                throw new Abort("ERROR rebuilding refcount structure: " + e.getMessage());
+                throw new CheckContext.Abort("ERROR rebuilding refcount structure: " + e.getMessage());
             }
             reftableOffset = rb.tableOffset;
             reftableClusters = rb.tableClusters;
             stored = StoredRefcounts.load(ctx.storage, ctx.clusterBits, ctx.refcountOrder, reftableOffset,
                     reftableClusters);
+            ctx.guard = new OverlapGuard(ctx, stored, snapshots);
             res.corruptions = 0;
             res.leaks = 0;
+            // Counted again by the second pass (QEMU double-counts them here; qemu-img never shows it).
+            res.allocated = 0;
+            res.fragmented = 0;
+            res.compressed = 0;
             rebuild = false;
             imrt = new RefcountArray(ctx.refcountOrder, ctx.clusterBits, ctx.sizeToClusters(ctx.storage.size()));
             calculate(imrt, RepairMode.NONE);
@@ -93,9 +97,11 @@ final class RefcountChecker {
             if (rebuild) {
                 ctx.msg("ERROR need to rebuild refcount structures");
                 res.checkErrors++;
-                throw new Abort("Input/output error");
+                throw new CheckContext.Abort("Input/output error");
             }
             if (res.leaks != 0 || res.corruptions != 0) {
+                // L2 entries repaired while counting must be durable before refcounts drop.
+                ctx.storage.flush();
                 res.set(preCompare);
                 highest = compare(imrt, ctx.mode);
                 // Raised refcounts must be durable before COPIED flags that rely on them.
@@ -111,8 +117,9 @@ final class RefcountChecker {
     }
 
     /** QEMU's calculate_refcounts. */
-    private void calculate(RefcountArray imrt, RepairMode fix) throws IOException, Abort {
+    private void calculate(RefcountArray imrt, RepairMode fix) throws IOException, CheckContext.Abort {
         CheckContext.Counters res = ctx.res;
+        ctx.refreshFileSize();
         TableWalker walker = new TableWalker(ctx, imrt);
         ctx.inc(imrt, 0, ctx.clusterSize);
         walker.checkL1(ctx.header.l1TableOffset(), ctx.header.l1Size(), true, true);
@@ -146,7 +153,7 @@ final class RefcountChecker {
             res.corruptions++;
             res.checkErrors++;
             ctx.msg("ERROR %s", e.getMessage());
-            throw new Abort("Invalid argument");
+            throw new CheckContext.Abort("Invalid argument");
         }
         for (long[] r : bitmaps.occupiedRanges()) {
             ctx.inc(imrt, r[0], r[1]);
@@ -210,7 +217,8 @@ final class RefcountChecker {
                 throw new IOException("offset 0x" + Long.toHexString(offset) + " is too large");
             }
             ctx.storage.truncate(offset + ctx.clusterSize);
-            imrt.resize(ctx.sizeToClusters(ctx.storage.size()));
+            ctx.refreshFileSize();
+            imrt.resize(ctx.sizeToClusters(ctx.fileSize()));
             return cluster < imrt.size();
         } catch (IOException | IllegalArgumentException e) {
             ctx.msg("ERROR could not resize image: %s", e.getMessage());

@@ -66,8 +66,28 @@ final class StoredRefcounts {
         return new StoredRefcounts(storage, clusterBits, order, tableOffset, table);
     }
 
+    int blockBits() {
+        return blockBits;
+    }
+
     int clusterSize() {
         return 1 << clusterBits;
+    }
+
+    /** Clusters the refcount table can describe at all. */
+    long coveredClusters() {
+        return Math.min(RefcountArray.MAX_CLUSTERS, (long) table.length << blockBits);
+    }
+
+    /** Whether the cluster's refcount block exists (and is usable). */
+    boolean hasBlock(long cluster) {
+        long rtIndex = cluster >>> blockBits;
+        if (rtIndex >= table.length) {
+            return false;
+        }
+        long off = table[(int) rtIndex];
+        return (off & REFT_OFFSET_MASK) != 0 && (off & REFT_RESERVED_MASK) == 0
+                && ((off & REFT_OFFSET_MASK) & (clusterSize() - 1)) == 0;
     }
 
     /** The stored refcount of a host cluster (QEMU's qcow2_get_refcount). */
@@ -111,7 +131,13 @@ final class StoredRefcounts {
         return true;
     }
 
+    private long lastOffset = -1;
+    private byte[] lastBlock;
+
     private byte[] block(long offset) throws IOException {
+        if (offset == lastOffset) {
+            return lastBlock;
+        }
         byte[] b = cache.get(offset);
         if (b == null) {
             b = new byte[clusterSize()];
@@ -123,6 +149,8 @@ final class StoredRefcounts {
             }
             cache.put(offset, b);
         }
+        lastOffset = offset;
+        lastBlock = b;
         return b;
     }
 }

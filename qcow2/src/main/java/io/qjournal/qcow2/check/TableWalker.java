@@ -4,6 +4,7 @@ import io.qjournal.qcow2.header.HeaderCodec;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.EnumSet;
 
 /**
  * Counts the references of one L1 table, its L2 tables and their data clusters, checking
@@ -45,7 +46,7 @@ final class TableWalker {
 
     /** Reads an L1 table; entries past the end of the file are zero, so only the file bounds the work. */
     static long[] readTable(CheckContext ctx, long offset, int entries) throws IOException {
-        long fileSize = ctx.storage.size();
+        long fileSize = ctx.fileSize();
         long avail = offset >= fileSize ? 0 : Math.min((long) entries, (fileSize - offset + 7) / 8);
         long[] t = new long[(int) avail];
         if (avail > 0) {
@@ -59,7 +60,8 @@ final class TableWalker {
         return t;
     }
 
-    void checkL1(long l1Offset, int l1Size, boolean fragInfo, boolean active) throws IOException {
+    void checkL1(long l1Offset, int l1Size, boolean fragInfo, boolean active)
+            throws IOException, CheckContext.Abort {
         if (l1Size == 0) {
             return;
         }
@@ -85,7 +87,7 @@ final class TableWalker {
 
     /** Reads one table cluster; what lies past the end of the file reads as zeros without touching the store. */
     static void readCluster(CheckContext ctx, long offset, byte[] buf) throws IOException {
-        long fileSize = ctx.storage.size();
+        long fileSize = ctx.fileSize();
         int n = offset >= fileSize ? 0 : (int) Math.min(buf.length, fileSize - offset);
         java.util.Arrays.fill(buf, n, buf.length, (byte) 0);
         if (n > 0) {
@@ -93,7 +95,8 @@ final class TableWalker {
         }
     }
 
-    private void checkL2(long l2Offset, boolean fragInfo, boolean active) throws IOException {
+    private void checkL2(long l2Offset, boolean fragInfo, boolean active)
+            throws IOException, CheckContext.Abort {
         if (table == null) {
             table = new byte[ctx.clusterSize];
         }
@@ -101,7 +104,7 @@ final class TableWalker {
         ByteBuffer b = ByteBuffer.wrap(table);
         int step = ctx.extendedL2 ? 16 : 8;
         nextContiguous = 0;
-        long fileSize = ctx.storage.size();
+        long fileSize = ctx.fileSize();
         for (int i = 0; i < ctx.l2Entries; i++) {
             long entry = b.getLong(i * step);
             long bitmap = ctx.extendedL2 ? b.getLong(i * step + 8) : 0;
@@ -112,11 +115,11 @@ final class TableWalker {
             }
             switch (type) {
                 case COMPRESSED:
-                    compressed(l2Offset, i, entry, bitmap, fragInfo, fileSize);
+                    compressed(l2Offset, i, entry, bitmap, fragInfo, fileSize, active);
                     break;
                 case ZERO_ALLOC:
                 case NORMAL:
-                    allocated(l2Offset, i, entry, bitmap, fragInfo, fileSize);
+                    allocated(l2Offset, i, entry, bitmap, fragInfo, fileSize, active);
                     break;
                 case ZERO_PLAIN:
                     break;
@@ -129,8 +132,8 @@ final class TableWalker {
         }
     }
 
-    private void compressed(long l2Offset, int i, long entry, long bitmap, boolean fragInfo, long fileSize)
-            throws IOException {
+    private void compressed(long l2Offset, int i, long entry, long bitmap, boolean fragInfo, long fileSize,
+            boolean active) throws IOException, CheckContext.Abort {
         int x = L2Entry.compressedOffsetBits(ctx.clusterBits);
         long offsetMask = (1L << x) - 1;
         if ((entry & L2Entry.COPIED) != 0) {
@@ -153,7 +156,7 @@ final class TableWalker {
         if (ctx.mode.fixErrors() && pastEnd(coffset, csize, fileSize)) {
             ctx.res.corruptions++;
             ctx.msg("Repairing compressed cluster at offset=%x: it lies outside the image; L2 entry corrupted.", coffset);
-            zeroEntry(l2Offset, i, bitmap, true);
+            zeroEntry(l2Offset, i, bitmap, true, active);
             return;
         }
         ctx.inc(imrt, coffset, csize);
@@ -165,8 +168,8 @@ final class TableWalker {
         }
     }
 
-    private void allocated(long l2Offset, int i, long entry, long bitmap, boolean fragInfo, long fileSize)
-            throws IOException {
+    private void allocated(long l2Offset, int i, long entry, long bitmap, boolean fragInfo, long fileSize,
+            boolean active) throws IOException, CheckContext.Abort {
         long offset = entry & L2E_OFFSET_MASK;
         if (((bitmap >>> 32) & bitmap) != 0) {
             ctx.res.corruptions++;
@@ -179,7 +182,7 @@ final class TableWalker {
                 ctx.msg("%s offset=%x: Preallocated cluster is not properly aligned; L2 entry corrupted.",
                         ctx.prefix(ctx.mode.fixErrors()), offset);
                 if (ctx.mode.fixErrors()) {
-                    zeroEntry(l2Offset, i, bitmap, false);
+                    zeroEntry(l2Offset, i, bitmap, false, active);
                     // The entry no longer references the cluster.
                     return;
                 }
@@ -190,7 +193,7 @@ final class TableWalker {
             // Beyond QEMU 7.2, which only reports this: the data is gone, so the entry becomes a zero cluster.
             ctx.res.corruptions++;
             ctx.msg("Repairing offset=%x: Cluster lies outside the image; L2 entry corrupted.", offset);
-            zeroEntry(l2Offset, i, bitmap, false);
+            zeroEntry(l2Offset, i, bitmap, false, active);
             return;
         }
         if (fragInfo) {
@@ -215,7 +218,8 @@ final class TableWalker {
      * subclusters become zero ones (extended L2). Version 2 has no zero flag, so there the
      * entry becomes unallocated. The counters move from corruptions to corruptions fixed.
      */
-    private void zeroEntry(long l2Offset, int i, long bitmap, boolean wholeCluster) throws IOException {
+    private void zeroEntry(long l2Offset, int i, long bitmap, boolean wholeCluster, boolean active)
+            throws IOException, CheckContext.Abort {
         ByteBuffer b;
         if (ctx.extendedL2) {
             long nb = wholeCluster ? ALL_ZEROES : ((bitmap | (bitmap << 32)) & ALL_ZEROES);
@@ -223,8 +227,11 @@ final class TableWalker {
         } else {
             b = ByteBuffer.allocate(8).putLong(0, ctx.header.version() >= 3 ? L2Entry.ZERO : 0);
         }
+        long at = l2Offset + (long) i * b.capacity();
+        ctx.guard.checkWrite(at, b.capacity(), active ? EnumSet.of(OverlapGuard.Kind.ACTIVE_L2)
+                : EnumSet.noneOf(OverlapGuard.Kind.class), "ERROR: Overlap check failed");
         try {
-            ctx.storage.write(l2Offset + (long) i * b.capacity(), b);
+            ctx.storage.write(at, b);
         } catch (IOException e) {
             ctx.msg("ERROR: Failed to overwrite L2 table entry: %s", e.getMessage());
             ctx.res.checkErrors++;

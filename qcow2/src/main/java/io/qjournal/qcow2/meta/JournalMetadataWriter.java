@@ -121,8 +121,18 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (live == 0) {
             return;
         }
-        for (MetaWrite w : unsynced) {
-            storage.write(w.offset(), w.data(), 0, w.data().length);
+        // An older write to exactly the span of a newer one is superseded; the rest go home in
+        // commit order, so overlapping spans of different lengths end as the newest wrote them.
+        java.util.Map<String, Integer> newest = new java.util.HashMap<>();
+        for (int i = 0; i < unsynced.size(); i++) {
+            MetaWrite w = unsynced.get(i);
+            newest.put(w.offset() + "+" + w.data().length, i);
+        }
+        for (int i = 0; i < unsynced.size(); i++) {
+            MetaWrite w = unsynced.get(i);
+            if (newest.get(w.offset() + "+" + w.data().length) == i) {
+                storage.write(w.offset(), w.data(), 0, w.data().length);
+            }
         }
         storage.flush();
         journal.checkpointed(journal.lastSeq());

@@ -29,10 +29,18 @@ public final class SnapshotTable {
     /** QEMU's QCOW_MAX_L1_SIZE in entries. */
     public static final int MAX_L1_ENTRIES = (32 << 20) / 8;
 
-    /** The table as read: its entries and its length in bytes (the snapshots_size QEMU keeps). */
-    public record Parsed(List<SnapshotEntry> entries, long sizeBytes) {
+    /**
+     * The table as read: its entries and its length in bytes (the snapshots_size QEMU keeps).
+     * In repair mode, {@code extraDataDropped} entries lost extra data beyond the limit and
+     * {@code snapshotsDiscarded} entries past the size limit were left out.
+     */
+    public record Parsed(List<SnapshotEntry> entries, long sizeBytes, int extraDataDropped, int snapshotsDiscarded) {
         public Parsed {
             entries = List.copyOf(entries);
+        }
+
+        public Parsed(List<SnapshotEntry> entries, long sizeBytes) {
+            this(entries, sizeBytes, 0, 0);
         }
     }
 
@@ -77,6 +85,15 @@ public final class SnapshotTable {
      * snapshot L1 tables as corruptions instead of refusing the image.
      */
     public static Parsed readUnvalidatedL1(Storage s, Header h) throws IOException {
+        return readUnvalidatedL1(s, h, false);
+    }
+
+    /**
+     * As {@link #readUnvalidatedL1(Storage, Header)}; with {@code repair}, what QEMU's
+     * {@code check -r all} salvages is kept instead of refused: extra data beyond 1024 bytes
+     * is cut off and snapshots past the 64 MiB table limit are left out (both counted).
+     */
+    public static Parsed readUnvalidatedL1(Storage s, Header h, boolean repair) throws IOException {
         String file = s.name();
         int nb = h.nbSnapshots();
         if (nb == 0) {
@@ -92,8 +109,11 @@ public final class SnapshotTable {
         List<SnapshotEntry> out = new ArrayList<>(Math.min(nb, 1024));
         long offset = start;
         long tableLength = 0;
+        int dropped = 0;
+        int discarded = 0;
         byte[] hdr = new byte[ENTRY_HEADER_SIZE];
         for (int i = 0; i < nb; i++) {
+            long entryStart = offset;
             tableLength = (tableLength + 7) & ~7L;
             offset = (offset + 7) & ~7L;
             s.read(offset, hdr, 0, hdr.length);
@@ -108,13 +128,18 @@ public final class SnapshotTable {
             long vmClock = b.getLong(24);
             long vmState = Integer.toUnsignedLong(b.getInt(32));
             long extraSize = Integer.toUnsignedLong(b.getInt(36));
+            long storedExtraSize = extraSize;
             if (extraSize > MAX_EXTRA_DATA) {
-                throw new Qcow2Exception(file, "too much extra metadata in snapshot table entry " + i + " ("
-                        + extraSize + " bytes, at most " + MAX_EXTRA_DATA + ")");
+                if (!repair) {
+                    throw new Qcow2Exception(file, "too much extra metadata in snapshot table entry " + i + " ("
+                            + extraSize + " bytes, at most " + MAX_EXTRA_DATA + ")");
+                }
+                dropped++;
+                extraSize = MAX_EXTRA_DATA;
             }
             byte[] extra = new byte[(int) extraSize];
             s.read(offset, extra, 0, extra.length);
-            offset += extraSize;
+            offset += storedExtraSize;
             ByteBuffer x = ByteBuffer.wrap(extra);
             if (extraSize >= 8) {
                 vmState = x.getLong(0);
@@ -129,13 +154,18 @@ public final class SnapshotTable {
             offset += nameSize;
             tableLength += ENTRY_HEADER_SIZE + extraSize + idSize + nameSize;
             if (tableLength > MAX_TABLE_SIZE) {
-                throw new Qcow2Exception(file, "snapshot table is too big (more than " + MAX_TABLE_SIZE
-                        + " bytes at entry " + i + ")");
+                if (!repair) {
+                    throw new Qcow2Exception(file, "snapshot table is too big (more than " + MAX_TABLE_SIZE
+                            + " bytes at entry " + i + ")");
+                }
+                discarded = nb - i;
+                offset = entryStart;
+                break;
             }
             out.add(new SnapshotEntry(l1Offset, l1Size, cString(id), cString(name), dateSec, dateNsec, vmClock,
                     vmState, diskSize, icount, extra));
         }
-        return new Parsed(out, offset - start);
+        return new Parsed(out, offset - start, dropped, discarded);
     }
 
     /** QEMU keeps id and name as C strings: anything after a NUL byte is not part of them. */

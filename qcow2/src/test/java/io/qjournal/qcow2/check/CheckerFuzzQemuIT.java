@@ -156,8 +156,20 @@ class CheckerFuzzQemuIT {
             fixed = ImageChecker.check(s, RepairMode.ALL);
         }
         int qemuAfter = QemuTools.qemuImg("check", theirs.toString()).exitCode();
-        QemuTools.Result oursAfter = QemuTools.qemuImg("check", mine.toString());
-        assertTrue(badness(oursAfter.exitCode()) <= badness(qemuAfter), "after -r all: qemu's copy exits " + qemuAfter
-                + ", ours " + oursAfter.exitCode() + "\n" + oursAfter.stderr() + "\n" + ctx + "\nrepair: " + fixed);
+        JsonResult oursAfter = QemuTools.qemuImgJson("check", mine.toString());
+        String after = "after -r all: qemu's copy exits " + qemuAfter + ", ours " + oursAfter.exitCode() + "\n"
+                + oursAfter.result().stderr() + "\n" + ctx + "\nrepair: " + fixed;
+        assertTrue(badness(oursAfter.exitCode()) <= badness(qemuAfter), after);
+        // And on our repaired image both checkers still agree.
+        CheckResult again;
+        try (FileStorage s = FileStorage.open(mine, false)) {
+            again = ImageChecker.check(s, RepairMode.NONE);
+        }
+        assertEquals(oursAfter.exitCode(), again.exitCode(), after + "\nour re-check: " + again);
+        if (oursAfter.exitCode() != 1) {
+            assertEquals(oursAfter.number("corruptions"), again.corruptions(), after);
+            assertEquals(oursAfter.number("leaks"), again.leaks(), after);
+            assertEquals(oursAfter.number("image-end-offset"), again.imageEndOffset(), after);
+        }
     }
 }

@@ -337,4 +337,40 @@ class CheckerQemuIT {
             assertEquals(0, new ImagePatcher(s).u64(72) & 1, "qemu-img clears it too");
         }
     }
+
+    @Test
+    void brokenSnapshotTablesAreRewrittenLikeQemu() throws IOException {
+        Path img = dataImage("snaptab.qcow2");
+        QemuTools.qemuImg("snapshot", "-c", "keep", img.toString()).requireSuccess();
+        try (FileStorage s = FileStorage.open(img, true)) {
+            ImagePatcher raw = new ImagePatcher(s);
+            long sn = raw.u64(64);
+            // extra data 24 -> 8 bytes: the id and name move up by 16 bytes
+            byte[] idName = new byte[1 + 4];
+            s.read(sn + 40 + 24, idName, 0, idName.length);
+            raw.put32(sn + 36, 8);
+            s.write(sn + 48, idName, 0, idName.length);
+        }
+        assertEquals(2, assertSameAsQemu(img).exitCode());
+        CheckResult r = assertRepairLikeQemu(img, RepairMode.ALL);
+        assertEquals(1, r.corruptionsFixed());
+        QemuTools.Result list = QemuTools.qemuImg("snapshot", "-l", dir.resolve("snaptab.qcow2.ours-all").toString());
+        assertTrue(list.requireSuccess().stdout().contains("keep"), list.stdout());
+
+        Path big = dataImage("snapbig.qcow2");
+        QemuTools.qemuImg("snapshot", "-c", "big", big.toString()).requireSuccess();
+        try (FileStorage s = FileStorage.open(big, true)) {
+            ImagePatcher raw = new ImagePatcher(s);
+            long sn = raw.u64(64);
+            byte[] idName = new byte[1 + 3];
+            s.read(sn + 40 + 24, idName, 0, idName.length);
+            raw.put32(sn + 36, 1100);
+            s.write(sn + 40 + 24, new byte[1100 - 24], 0, 1100 - 24);
+            s.write(sn + 40 + 1100, idName, 0, idName.length);
+        }
+        assertEquals(1, QemuTools.qemuImgJson("check", big.toString()).exitCode(), "qemu-img cannot read it");
+        assertEquals(1, ours(big, RepairMode.NONE).exitCode());
+        CheckResult rb = assertRepairLikeQemu(big, RepairMode.ALL);
+        assertEquals(1, rb.corruptionsFixed());
+    }
 }

@@ -193,4 +193,25 @@ class ImageCheckerTest {
         assertTrue(r.messages().contains(String.format("ERROR: overflow cluster offset=0x%x", host)), r.messages().toString());
         assertEquals(2, r.exitCode());
     }
+
+    @Test
+    void repairsNeverWriteOverOtherMetadata() throws IOException {
+        MiniImage img = withData(12, 4);
+        // A second L1 entry whose "L2 table" is the header cluster (at 0x200), without COPIED:
+        // -r all would "fix" COPIED flags inside it, i.e. write over the header.
+        img.put64(img.l1Offset + 8, 0x200);
+        byte[] before = new byte[512];
+        img.s.read(0, before, 0, 512);
+        CheckResult r = ImageChecker.check(img.s, RepairMode.ALL);
+        assertEquals(1, r.exitCode(), r.messages().toString());
+        assertTrue(r.messages().stream().anyMatch(m -> m.contains("overlaps with qcow2_header")), r.messages().toString());
+        assertTrue(img.header().has(Feature.CORRUPT), "image marked corrupt, as QEMU does");
+        byte[] after = new byte[512];
+        img.s.read(0, after, 0, 512);
+        // The refcount structure may have been rebuilt (bytes 48..59 point at it), nothing else moved.
+        org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOf(before, 48),
+                java.util.Arrays.copyOf(after, 48), "header fields before the refcount table pointer");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(before, 80, 512),
+                java.util.Arrays.copyOfRange(after, 80, 512), "header after the incompatible features");
+    }
 }

@@ -84,6 +84,41 @@ class SnapshotCheckTest {
         CheckResult r = ImageChecker.check(img.s, RepairMode.NONE);
         assertTrue(r.messages().contains("ERROR snapshot table entry 0 is incomplete"), r.messages().toString());
         assertEquals(1, r.corruptions());
+
+        long oldTable = tableOffset(img);
+        CheckResult fixed = ImageChecker.check(img.s, RepairMode.ALL);
+        assertEquals(0, fixed.exitCode(), fixed.messages().toString());
+        assertEquals(1, fixed.corruptionsFixed());
+        assertTrue(tableOffset(img) != oldTable, "the table moved to new clusters");
+        assertEquals(0, img.refcount(oldTable >>> 12), "the old table was freed");
+        SnapshotEntry e = SnapshotTable.read(img.s, img.header()).get(0);
+        assertEquals(24, e.extraData().length);
+        assertEquals(4L << 20, e.diskSize(), "absent disk size filled in from the image");
+        assertEquals("s", e.name());
+    }
+
+    @Test
+    void oversizedExtraDataIsCutByRepairAll() throws IOException {
+        MiniImage img = MiniImage.v3(12, 4, 4L << 20);
+        byte[] big = new byte[1100];
+        ByteBuffer.wrap(big).putLong(8, 4L << 20).putLong(16, -1);
+        big[1099] = 42;
+        ByteBuffer entry = ByteBuffer.allocate(40 + big.length + 2);
+        entry.putLong(0).putInt(0).putShort((short) 1).putShort((short) 1).putLong(0).putLong(0).putInt(0)
+                .putInt(big.length).put(big).put((byte) '1').put((byte) 'n');
+        long off = img.alloc();
+        img.s.write(off, entry.array(), 0, entry.capacity());
+        var h = img.header().toBuilder();
+        h.nbSnapshots = 1;
+        h.snapshotsOffset = off;
+        img.writeHeader(h.build());
+        assertEquals(1, ImageChecker.check(img.s, RepairMode.NONE).exitCode(), "QEMU refuses such a table");
+        CheckResult fixed = ImageChecker.check(img.s, RepairMode.ALL);
+        assertEquals(0, fixed.exitCode(), fixed.messages().toString());
+        assertEquals(1, fixed.corruptionsFixed());
+        SnapshotEntry e = SnapshotTable.read(img.s, img.header()).get(0);
+        assertEquals(SnapshotTable.MAX_EXTRA_DATA, e.extraData().length);
+        assertEquals("n", e.name());
     }
 
     @Test

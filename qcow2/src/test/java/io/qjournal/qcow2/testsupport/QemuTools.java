@@ -157,7 +157,7 @@ public final class QemuTools {
         public String string(String name) {
             String v = fields.get(name);
             if (v != null && v.length() >= 2 && v.startsWith("\"")) {
-                return v.substring(1, v.length() - 1);
+                return new MiniJson(v).string();
             }
             return v;
         }
@@ -256,7 +256,12 @@ public final class QemuTools {
                 }
                 if (c == '\\') {
                     char e = s.charAt(pos++);
-                    b.append(e == 'n' ? '\n' : e == 't' ? '\t' : e);
+                    if (e == 'u') {
+                        b.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
+                        pos += 4;
+                    } else {
+                        b.append(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e);
+                    }
                 } else {
                     b.append(c);
                 }
