@@ -43,6 +43,8 @@ final class CrashHarness {
     /** Every n-th state also goes through qemu-img check, at most QEMU_PER_WORKLOAD times. */
     static final int QEMU_EVERY = 200;
     static final int QEMU_PER_WORKLOAD = 10;
+    /** Prefix of problems found by the guest data check (as opposed to image consistency). */
+    static final String DATA = "guest data: ";
     private static final int MAX_REPORTED = Integer.getInteger("qjournal.crash.maxReported", 5);
 
     interface Body {
@@ -65,6 +67,8 @@ final class CrashHarness {
         long leakyStates;
         long corruptStates;
         int failures;
+        /** Failures of the guest data check alone. */
+        int dataFailures;
         /** Storage ops of the open (journal creation) and where close (journal removal) began. */
         int openEnd;
         int closeStart;
@@ -78,9 +82,9 @@ final class CrashHarness {
         String summary() {
             return String.format("crash workload %-22s seed %d: %d crash states checked (%d storage ops, %d flush"
                     + " boundaries, %d qemu-img checks), journal %s, states with leaks %d, with corruptions %d,"
-                    + " failures %d %s", workload, seed, states, ops, flushBoundaries, qemuChecks,
+                    + " failures %d (guest data %d) %s", workload, seed, states, ops, flushBoundaries, qemuChecks,
                     journalActive ? "on" : "NOT ACTIVE (engine ignored the option)", leakyStates, corruptStates,
-                    failures, failuresByPhase.isEmpty() ? "" : "by phase " + failuresByPhase);
+                    failures, dataFailures, failuresByPhase.isEmpty() ? "" : "by phase " + failuresByPhase);
         }
     }
 
@@ -149,6 +153,9 @@ final class CrashHarness {
                 rep.states++;
                 if (problem != null) {
                     rep.failures++;
+                    if (problem.startsWith(DATA)) {
+                        rep.dataFailures++;
+                    }
                     String phase = rep.phase(point);
                     boolean firstOfPhase = rep.failuresByPhase.merge(phase, 1, Integer::sum) == 1;
                     if (rep.firstFailures.size() < MAX_REPORTED || firstOfPhase) {
@@ -219,19 +226,19 @@ final class CrashHarness {
             GuestModel.View view = model.at(cs.crashPoint());
             String s = view.checkSize(ro.size());
             if (s != null) {
-                return s;
+                return DATA + s;
             }
             int len = (int) Math.min(model.window(), ro.size());
             byte[] buf = new byte[len];
             ro.read(0, buf, 0, len);
             s = view.check(buf, len);
             if (s != null) {
-                return s;
+                return DATA + s;
             }
             for (long off = len; off < ro.size();) {
                 BlockStatus st = ro.blockStatus(off, ro.size() - off);
                 if (st.allocated() || st.data()) {
-                    return "guest range " + st.offset() + "+" + st.length()
+                    return DATA + "guest range " + st.offset() + "+" + st.length()
                             + " outside the workload's window is allocated: " + st;
                 }
                 off += Math.max(1, st.length());

@@ -32,10 +32,11 @@ class CrashHarnessSelfTest {
                         d.flush();
                     }
                 });
+        // Only the guest data check is compared: image consistency depends on the engine under test.
         CrashHarness.Report honest = CrashHarness.run(w, tmp, false, false);
-        assertEquals(0, honest.failures, () -> String.join("\n", honest.firstFailures));
+        assertEquals(0, honest.dataFailures, () -> String.join("\n", honest.firstFailures));
         CrashHarness.Report lying = CrashHarness.run(w, tmp, false, true);
-        assertTrue(lying.failures > 0, "dropped flushes went unnoticed in " + lying.states + " crash states");
+        assertTrue(lying.dataFailures > 0, "dropped flushes went unnoticed in " + lying.states + " crash states");
         assertTrue(lying.firstFailures.get(0).contains("seed " + lying.seed), lying.firstFailures.get(0));
     }
 
