@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -27,7 +28,8 @@ import java.util.TreeMap;
  * read-write open and close, our checker clean, a sample through {@code qemu-img check}, and
  * every guest byte explained by the {@link GuestModel}.
  *
- * <p>Reproduce one state with {@code -Dqjournal.crash.seed=S -Dqjournal.crash.only=NAME:POINT:VARIANT}.
+ * <p>Reproduce one state with {@code -Dqjournal.crash.seed=S -Dqjournal.crash.only=NAME:POINT:VARIANT}
+ * (add {@code -Dqjournal.crash.dump=DIR} to get its crashed and replayed images as files).
  */
 final class CrashHarness {
     /**
@@ -40,6 +42,8 @@ final class CrashHarness {
 
     static final long BASE_SEED = Long.getLong("qjournal.crash.seed", 20261125L);
     static final String ONLY = System.getProperty("qjournal.crash.only");
+    /** With ONLY: a directory to write the crashed and the replayed image of that state to. */
+    static final String DUMP = System.getProperty("qjournal.crash.dump");
     /** Every n-th state also goes through qemu-img check, at most QEMU_PER_WORKLOAD times. */
     static final int QEMU_EVERY = 200;
     static final int QEMU_PER_WORKLOAD = 10;
@@ -191,7 +195,22 @@ final class CrashHarness {
     /** Null when the crash state passes every check, else the first problem. */
     private static String verify(Workload w, CrashState cs, GuestModel model, boolean expectClean, Report rep,
             Path qemuDir) throws IOException {
-        MemoryStorage ms = new MemoryStorage(w.name() + "@" + cs.crashPoint(), cs.image());
+        String name = w.name() + "@" + cs.crashPoint();
+        GuestModel.View view = model.at(cs.crashPoint());
+        // A read-only open replays in memory: same guest view, file untouched.
+        MemoryStorage roStore = new MemoryStorage(name, cs.image());
+        try (Qcow2Image ro = Qcow2Image.open(roStore, OpenOptions.readOnly(), null)) {
+            String s = checkGuest(ro, view, model.window());
+            if (s != null) {
+                return DATA + "read-only open of the crashed image (in-memory replay): " + s;
+            }
+        } catch (IOException | RuntimeException e) {
+            return "read-only open of the crashed image failed: " + e;
+        }
+        if (!Arrays.equals(roStore.toByteArray(), cs.image())) {
+            return "a read-only open modified the image";
+        }
+        MemoryStorage ms = new MemoryStorage(name, cs.image());
         try (Qcow2Image img = Qcow2Image.open(ms, OpenOptions.readWrite().journal(w.journal()), null)) {
             if (expectClean && !img.journalStatus().present()) {
                 return "the journal is gone after replay";
@@ -200,7 +219,13 @@ final class CrashHarness {
             return "open for replay (read-write) failed: " + e;
         }
         byte[] after = ms.toByteArray();
-        MemoryStorage replayed = new MemoryStorage(w.name() + "@" + cs.crashPoint(), after);
+        if (DUMP != null && ONLY != null) {
+            Path dir = Path.of(DUMP);
+            java.nio.file.Files.createDirectories(dir);
+            java.nio.file.Files.write(dir.resolve(w.name() + "-" + cs.crashPoint() + ".crashed.qcow2"), cs.image());
+            java.nio.file.Files.write(dir.resolve(w.name() + "-" + cs.crashPoint() + ".replayed.qcow2"), after);
+        }
+        MemoryStorage replayed = new MemoryStorage(name, after);
         Header h = CrashImages.header(replayed);
         if (expectClean && CrashImages.journalDirty(h)) {
             return "the journal dirty bit is still set after replay and close";
@@ -212,37 +237,43 @@ final class CrashHarness {
         if (r.corruptions() > 0) {
             rep.corruptStates++;
         }
+        // qemu-img runs on sampled states whatever our checker said, so the two cross-check.
+        String q = qemuDir == null ? null
+                : CrashImages.qemuCheck(after, qemuDir, w.name() + "-" + cs.crashPoint(), !expectClean);
         if (r.checkErrors() > 0 || (expectClean && !r.isClean())) {
             return "ImageChecker after replay: " + r.checkErrors() + " check errors, " + r.corruptions()
-                    + " corruptions, " + r.leaks() + " leaks; " + firstMessages(r.messages());
+                    + " corruptions, " + r.leaks() + " leaks; " + firstMessages(r.messages())
+                    + (qemuDir == null ? "" : q == null ? " (qemu-img check: clean!)" : " (" + q + ")");
         }
-        if (qemuDir != null) {
-            String q = CrashImages.qemuCheck(after, qemuDir, w.name() + "-" + cs.crashPoint(), !expectClean);
-            if (q != null) {
-                return q;
-            }
+        if (q != null) {
+            return q + " (our checker: clean)";
         }
         try (Qcow2Image ro = Qcow2Image.open(replayed, OpenOptions.readOnly(), null)) {
-            GuestModel.View view = model.at(cs.crashPoint());
-            String s = view.checkSize(ro.size());
-            if (s != null) {
-                return DATA + s;
+            String s = checkGuest(ro, view, model.window());
+            return s == null ? null : DATA + "after replay: " + s;
+        }
+    }
+
+    /** Null when size and every guest byte are what the model allows, else the problem. */
+    private static String checkGuest(Qcow2Image img, GuestModel.View view, int window) throws IOException {
+        String s = view.checkSize(img.size());
+        if (s != null) {
+            return s;
+        }
+        int len = (int) Math.min(window, img.size());
+        byte[] buf = new byte[len];
+        img.read(0, buf, 0, len);
+        s = view.check(buf, len);
+        if (s != null) {
+            return s;
+        }
+        for (long off = len; off < img.size();) {
+            BlockStatus st = img.blockStatus(off, img.size() - off);
+            if (st.allocated() || st.data()) {
+                return "guest range " + st.offset() + "+" + st.length()
+                        + " outside the workload's window is allocated: " + st;
             }
-            int len = (int) Math.min(model.window(), ro.size());
-            byte[] buf = new byte[len];
-            ro.read(0, buf, 0, len);
-            s = view.check(buf, len);
-            if (s != null) {
-                return DATA + s;
-            }
-            for (long off = len; off < ro.size();) {
-                BlockStatus st = ro.blockStatus(off, ro.size() - off);
-                if (st.allocated() || st.data()) {
-                    return DATA + "guest range " + st.offset() + "+" + st.length()
-                            + " outside the workload's window is allocated: " + st;
-                }
-                off += Math.max(1, st.length());
-            }
+            off += Math.max(1, st.length());
         }
         return null;
     }
