@@ -111,9 +111,6 @@ public final class Qcow2Image implements BlockDevice {
 
     private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
             throws IOException {
-        if (o.writable && h.has(Feature.DIRTY)) {
-            h = repairDirty(storage, o);
-        }
         JournalExtension ext = JournalExtension.of(h, storage.name());
         boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
         JournalStatus before = ext == null ? JournalStatus.NONE : JournalSupport.status(storage, h, ext, null);
@@ -127,6 +124,9 @@ public final class Qcow2Image implements BlockDevice {
             recovered = JournalSupport.recover(s, h, ext);
             h = OpenSupport.readHeader(s);
             OpenSupport.checkFeatures(h, o.writable, s.name());
+        }
+        if (o.writable && h.has(Feature.DIRTY)) {
+            h = repairDirty(s, o);
         }
         List<SnapshotInfo> snapshots = new ArrayList<>();
         for (SnapshotEntry e : SnapshotTable.read(s, h)) {

@@ -1,0 +1,258 @@
+package io.qjournal.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * qemu-img bench: COUNT requests of SIZE bytes, DEPTH in flight, offsets advancing by STEP and
+ * wrapping at the image size. Depth is a pool of threads issuing requests to the thread-safe
+ * engine. "-t none" has no O_DIRECT path in Java and behaves as writeback; "writethrough" and
+ * "directsync" flush after every write.
+ */
+@Command(name = "bench", description = "Run a simple I/O benchmark (as qemu-img bench).", mixinStandardHelpOptions = true,
+        version = "qjournal " + Main.VERSION)
+public final class BenchCommand implements Callable<Integer> {
+    @Option(names = "-c", paramLabel = "COUNT", description = "number of requests (default 75000)")
+    String count = "75000";
+
+    @Option(names = "-d", paramLabel = "DEPTH", description = "requests in flight (default 64)")
+    String depth = "64";
+
+    @Option(names = "-s", paramLabel = "SIZE", description = "request size (default 4k)")
+    String size = "4k";
+
+    @Option(names = "-S", paramLabel = "STEP", description = "offset step (default: SIZE)")
+    String step;
+
+    @Option(names = "-o", paramLabel = "OFFSET", description = "first offset (default 0)")
+    String offset = "0";
+
+    @Option(names = "-w", description = "write requests (default: read)")
+    boolean write;
+
+    @Option(names = "--flush-interval", paramLabel = "N", description = "flush every N requests (write only)")
+    String flushInterval;
+
+    @Option(names = "--no-drain", description = "flush without waiting for requests in flight")
+    boolean noDrain;
+
+    @Option(names = "--pattern", paramLabel = "BYTE", description = "byte written by write requests (default 0)")
+    String pattern = "0";
+
+    @Option(names = "-t", paramLabel = "CACHE", description = "writeback (default), none, writethrough, directsync, unsafe")
+    String cache = "writeback";
+
+    @Option(names = "-f", paramLabel = "FMT", description = "image format (probed by default)")
+    String format;
+
+    @Option(names = "-i", paramLabel = "AIO", description = "accepted for compatibility")
+    String aio;
+
+    @Option(names = "-n", description = "accepted for compatibility")
+    boolean native_;
+
+    @Option(names = "-q", description = "quiet")
+    boolean quiet;
+
+    @Option(names = {"-U", "--force-share"}, description = "open without taking image locks")
+    boolean forceShare;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    Path file;
+
+    @Override
+    public Integer call() throws Exception {
+        long n = positive("-c", count, "Invalid request count specified");
+        int d = (int) Math.min(Integer.MAX_VALUE, positive("-d", depth, "Invalid queue depth specified"));
+        long bs = Numbers.parseSizeOr(size, "Invalid buffer size specified");
+        if (bs <= 0 || bs > IoCommands.MAX_REQUEST) {
+            throw new CliException("Invalid buffer size specified");
+        }
+        long st = step == null ? bs : Numbers.parseSizeOr(step, "Invalid step size specified");
+        long off = Numbers.parseSizeOr(offset, "Invalid offset specified");
+        int pat;
+        try {
+            pat = Numbers.parsePattern(pattern);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("Invalid pattern byte specified");
+        }
+        long fi = 0;
+        if (flushInterval != null) {
+            fi = positive("--flush-interval", flushInterval, "Invalid flush interval specified");
+        }
+        if (fi != 0 && !write) {
+            throw new CliException("--flush-interval is only available in write tests");
+        }
+        if (fi != 0 && fi < d) {
+            throw new CliException("Flush interval can't be smaller than depth");
+        }
+        boolean flushEach;
+        switch (cache) {
+            case "writeback": case "none": case "unsafe": flushEach = false; break;
+            case "writethrough": case "directsync": flushEach = true; break;
+            default: throw new CliException("Invalid cache mode: " + cache);
+        }
+        try (Disk disk = Images.open(file, format, write, !forceShare)) {
+            long imageSize = disk.size();
+            if (!quiet) {
+                System.out.printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)%n",
+                        n, write ? "write" : "read", bs, d, off, st);
+                if (fi != 0) {
+                    System.out.printf("Sending flush every %d requests%n", fi);
+                }
+                System.out.flush();
+            }
+            int threads = Math.min(d, (int) Math.min(n, Integer.MAX_VALUE));
+            // Reads need a buffer per thread, writes share one pattern buffer.
+            if (bs * (write ? 1 : threads) > Runtime.getRuntime().maxMemory() / 2) {
+                throw new CliException("Buffer size " + bs + " x " + (write ? 1 : threads)
+                        + " does not fit the memory available (raise -Xmx through JAVA_OPTS or lower -s/-d)");
+            }
+            Runner r = new Runner(disk, n, (int) bs, st, off, imageSize, write, pat, fi, !noDrain, flushEach);
+            long t0 = System.nanoTime();
+            r.run(threads);
+            long t1 = System.nanoTime();
+            if (!quiet) {
+                System.out.println("Run completed in " + Numbers.fixed((t1 - t0) / 1e9, 3) + " seconds.");
+                if (r.flushes.get() > 0) {
+                    System.out.flush();
+                    System.err.println("qjournal: " + r.flushes.get() + " flushes issued");
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static long positive(String opt, String v, String msg) {
+        long x = Numbers.parseSizeOr(v, msg);
+        if (x <= 0) {
+            throw new CliException(msg);
+        }
+        return x;
+    }
+
+    /** The request loop: each worker claims the next request index until COUNT are issued. */
+    static final class Runner {
+        final Disk disk;
+        final long count;
+        final int bs;
+        final long step;
+        final long start;
+        final long imageSize;
+        final boolean write;
+        final long flushInterval;
+        final boolean drain;
+        final boolean flushEach;
+        final byte[] pattern;
+        final AtomicLong next = new AtomicLong();
+        final AtomicLong flushes = new AtomicLong();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        // Requests hold the read side; a draining flush takes the write side, so it waits for
+        // the requests in flight and holds new ones back, as qemu-img's drained flush does.
+        final ReentrantReadWriteLock drainLock = new ReentrantReadWriteLock();
+
+        Runner(Disk disk, long count, int bs, long step, long start, long imageSize, boolean write, int pat,
+                long flushInterval, boolean drain, boolean flushEach) {
+            this.disk = disk;
+            this.count = count;
+            this.bs = bs;
+            this.step = step;
+            this.start = start;
+            this.imageSize = imageSize;
+            this.write = write;
+            this.flushInterval = flushInterval;
+            this.drain = drain;
+            this.flushEach = flushEach;
+            this.pattern = new byte[bs];
+            java.util.Arrays.fill(pattern, (byte) pat);
+        }
+
+        long offsetOf(long i) {
+            if (imageSize <= 0) {
+                return 0;
+            }
+            if (i == 0) {
+                return start;
+            }
+            // qemu-img advances by STEP modulo the image size after each request.
+            java.math.BigInteger o = java.math.BigInteger.valueOf(start).add(
+                    java.math.BigInteger.valueOf(step).multiply(java.math.BigInteger.valueOf(i)));
+            return o.mod(java.math.BigInteger.valueOf(imageSize)).longValue();
+        }
+
+        void run(int threads) throws Exception {
+            List<Thread> pool = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                Thread th = new Thread(this::work, "bench-" + t);
+                th.setDaemon(true);
+                pool.add(th);
+                th.start();
+            }
+            for (Thread th : pool) {
+                th.join();
+            }
+            Throwable f = failure.get();
+            if (f instanceof Exception e) {
+                throw e;
+            } else if (f instanceof Error e) {
+                throw e;
+            }
+        }
+
+        private void work() {
+            byte[] buf = write ? pattern : new byte[bs];
+            try {
+                while (failure.get() == null) {
+                    long i = next.getAndIncrement();
+                    if (i >= count) {
+                        return;
+                    }
+                    long o = offsetOf(i);
+                    drainLock.readLock().lock();
+                    try {
+                        if (write) {
+                            disk.write(o, buf, 0, bs);
+                            if (flushEach) {
+                                disk.flush();
+                                flushes.incrementAndGet();
+                            }
+                        } else {
+                            disk.read(o, buf, 0, bs);
+                        }
+                    } finally {
+                        drainLock.readLock().unlock();
+                    }
+                    // As qemu-img: a flush after every N completed requests, the last one included.
+                    if (flushInterval > 0 && (i + 1) % flushInterval == 0) {
+                        flush();
+                    }
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            }
+        }
+
+        private void flush() throws IOException {
+            if (drain) {
+                drainLock.writeLock().lock();
+                try {
+                    disk.flush();
+                } finally {
+                    drainLock.writeLock().unlock();
+                }
+            } else {
+                disk.flush();
+            }
+            flushes.incrementAndGet();
+        }
+    }
+}
