@@ -33,12 +33,12 @@ import java.util.TreeMap;
  */
 final class CrashHarness {
     /**
-     * Flip to true once the engine honours {@code OpenOptions.journal(...)}: the suite then
-     * fails when a workload runs without a live journal. While false, a workload that finds no
+     * True since the engine honours {@code OpenOptions.journal(...)}: the suite fails when a
+     * workload runs without a live journal. When false, a workload that finds no
      * journal still runs (shaking out the harness on the journal-less engine) but leaks and
      * corruptions after a crash are only counted, since flush ordering alone may leave them.
      */
-    static final boolean REQUIRE_JOURNAL = false;
+    static final boolean REQUIRE_JOURNAL = true;
 
     static final long BASE_SEED = Long.getLong("qjournal.crash.seed", 20261125L);
     static final String ONLY = System.getProperty("qjournal.crash.only");
@@ -197,6 +197,7 @@ final class CrashHarness {
             Path qemuDir) throws IOException {
         String name = w.name() + "@" + cs.crashPoint();
         GuestModel.View view = model.at(cs.crashPoint());
+        dump(w, cs, "crashed", cs.image());
         // A read-only open replays in memory: same guest view, file untouched.
         MemoryStorage roStore = new MemoryStorage(name, cs.image());
         try (Qcow2Image ro = Qcow2Image.open(roStore, OpenOptions.readOnly(), null)) {
@@ -219,12 +220,7 @@ final class CrashHarness {
             return "open for replay (read-write) failed: " + e;
         }
         byte[] after = ms.toByteArray();
-        if (DUMP != null && ONLY != null) {
-            Path dir = Path.of(DUMP);
-            java.nio.file.Files.createDirectories(dir);
-            java.nio.file.Files.write(dir.resolve(w.name() + "-" + cs.crashPoint() + ".crashed.qcow2"), cs.image());
-            java.nio.file.Files.write(dir.resolve(w.name() + "-" + cs.crashPoint() + ".replayed.qcow2"), after);
-        }
+        dump(w, cs, "replayed", after);
         MemoryStorage replayed = new MemoryStorage(name, after);
         Header h = CrashImages.header(replayed);
         if (expectClean && CrashImages.journalDirty(h)) {
@@ -251,6 +247,14 @@ final class CrashHarness {
         try (Qcow2Image ro = Qcow2Image.open(replayed, OpenOptions.readOnly(), null)) {
             String s = checkGuest(ro, view, model.window());
             return s == null ? null : DATA + "after replay: " + s;
+        }
+    }
+
+    private static void dump(Workload w, CrashState cs, String what, byte[] image) throws IOException {
+        if (DUMP != null && ONLY != null) {
+            Path dir = Path.of(DUMP);
+            java.nio.file.Files.createDirectories(dir);
+            java.nio.file.Files.write(dir.resolve(w.name() + "-" + cs.crashPoint() + "." + what + ".qcow2"), image);
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qjournal.qcow2.CreateOptions;
 import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.io.IOException;
@@ -165,14 +166,19 @@ class JournalCrashConsistencyTest {
                             d.flush();
                         }
                     }
+                    int l1Before = d.image().header().l1Size();
                     d.resize(64L * MIB);
-                    for (int i = 0; i < 180; i++) {
-                        int len = 512 * (1 + rnd.nextInt(24));
+                    for (int i = 0; i < 240; i++) {
+                        int len = 512 * (1 + rnd.nextInt(32));
                         d.write(rnd.nextInt(d.window() - len), bytes(rnd, len));
                         if (rnd.nextInt(4) == 0) {
                             d.flush();
                         }
                     }
+                    Header h = d.image().header();
+                    assertTrue(h.l1Size() > l1Before && h.l1TableOffset() != 0, "premise: the resize grew the L1");
+                    assertTrue(h.refcountTableClusters() > 1, "premise: the refcount table grew, it has "
+                            + h.refcountTableClusters() + " cluster(s)");
                 }));
     }
 
