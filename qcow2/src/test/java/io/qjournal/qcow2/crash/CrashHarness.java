@@ -1,5 +1,6 @@
 package io.qjournal.qcow2.crash;
 
+import io.qjournal.qcow2.BlockDevice;
 import io.qjournal.qcow2.BlockStatus;
 import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
@@ -55,8 +56,52 @@ final class CrashHarness {
         void run(GuestDriver d, Random rnd) throws IOException;
     }
 
-    /** A workload: its base image, journal settings, guest window and state budget. */
-    record Workload(String name, byte[] base, JournalOptions journal, int window, int targetStates, Body body) {
+    /**
+     * A workload: its base image, journal settings, guest window, state budget, and the backing
+     * file contents (null: none) every open of the image gets.
+     */
+    record Workload(String name, byte[] base, JournalOptions journal, int window, int targetStates, Body body,
+            byte[] backing) {
+        Workload(String name, byte[] base, JournalOptions journal, int window, int targetStates, Body body) {
+            this(name, base, journal, window, targetStates, body, null);
+        }
+
+        BlockDevice backingDevice() {
+            return backing == null ? null : new BytesDevice(name + "-backing.raw", backing);
+        }
+    }
+
+    /** A raw backing file held in memory. */
+    static final class BytesDevice implements BlockDevice {
+        private final String name;
+        private final byte[] data;
+
+        BytesDevice(String name, byte[] data) {
+            this.name = name;
+            this.data = data;
+        }
+
+        @Override
+        public long size() {
+            return data.length;
+        }
+
+        @Override
+        public void read(long offset, byte[] buf, int off, int len) {
+            Arrays.fill(buf, off, off + len, (byte) 0);
+            if (offset < data.length) {
+                System.arraycopy(data, (int) offset, buf, off, (int) Math.min(len, data.length - offset));
+            }
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     /** What one workload's crash states showed. */
@@ -113,13 +158,13 @@ final class CrashHarness {
         rep.seed = seedOf(w.name());
         PowerLossStorage pls = new PowerLossStorage(w.name() + ".qcow2", w.base());
         GuestModel model;
-        try (Qcow2Image ro = Qcow2Image.open(new MemoryStorage(w.name(), w.base()), OpenOptions.readOnly(), null)) {
+        try (Qcow2Image ro = Qcow2Image.open(new MemoryStorage(w.name(), w.base()), OpenOptions.readOnly(), w.backingDevice())) {
             byte[] initial = new byte[w.window()];
             ro.read(0, initial, 0, (int) Math.min(initial.length, ro.size()));
             model = new GuestModel(initial, ro.size());
         }
         Storage engineSide = lyingFlush ? new FlushDropping(pls) : pls;
-        Qcow2Image img = Qcow2Image.open(engineSide, OpenOptions.readWrite().journal(w.journal()), null);
+        Qcow2Image img = Qcow2Image.open(engineSide, OpenOptions.readWrite().journal(w.journal()), w.backingDevice());
         rep.journalActive = img.journalStatus().present();
         rep.openEnd = pls.opCount();
         GuestDriver d = new GuestDriver(img, pls, model);
@@ -200,7 +245,7 @@ final class CrashHarness {
         dump(w, cs, "crashed", cs.image());
         // A read-only open replays in memory: same guest view, file untouched.
         MemoryStorage roStore = new MemoryStorage(name, cs.image());
-        try (Qcow2Image ro = Qcow2Image.open(roStore, OpenOptions.readOnly(), null)) {
+        try (Qcow2Image ro = Qcow2Image.open(roStore, OpenOptions.readOnly(), w.backingDevice())) {
             String s = checkGuest(ro, view, model.window());
             if (s != null) {
                 return DATA + "read-only open of the crashed image (in-memory replay): " + s;
@@ -212,7 +257,7 @@ final class CrashHarness {
             return "a read-only open modified the image";
         }
         MemoryStorage ms = new MemoryStorage(name, cs.image());
-        try (Qcow2Image img = Qcow2Image.open(ms, OpenOptions.readWrite().journal(w.journal()), null)) {
+        try (Qcow2Image img = Qcow2Image.open(ms, OpenOptions.readWrite().journal(w.journal()), w.backingDevice())) {
             if (expectClean && !img.journalStatus().present()) {
                 return "the journal is gone after replay";
             }
@@ -235,7 +280,7 @@ final class CrashHarness {
         }
         // qemu-img runs on sampled states whatever our checker said, so the two cross-check.
         String q = qemuDir == null ? null
-                : CrashImages.qemuCheck(after, qemuDir, w.name() + "-" + cs.crashPoint(), !expectClean);
+                : CrashImages.qemuCheck(after, w.backing(), qemuDir, w.name() + "-" + cs.crashPoint(), !expectClean);
         if (r.checkErrors() > 0 || (expectClean && !r.isClean())) {
             return "ImageChecker after replay: " + r.checkErrors() + " check errors, " + r.corruptions()
                     + " corruptions, " + r.leaks() + " leaks; " + firstMessages(r.messages())
@@ -244,7 +289,7 @@ final class CrashHarness {
         if (q != null) {
             return q + " (our checker: clean)";
         }
-        try (Qcow2Image ro = Qcow2Image.open(replayed, OpenOptions.readOnly(), null)) {
+        try (Qcow2Image ro = Qcow2Image.open(replayed, OpenOptions.readOnly(), w.backingDevice())) {
             String s = checkGuest(ro, view, model.window());
             return s == null ? null : DATA + "after replay: " + s;
         }
@@ -273,7 +318,7 @@ final class CrashHarness {
         }
         for (long off = len; off < img.size();) {
             BlockStatus st = img.blockStatus(off, img.size() - off);
-            if (st.allocated() || st.data()) {
+            if (st.allocated()) {
                 return "guest range " + st.offset() + "+" + st.length()
                         + " outside the workload's window is allocated: " + st;
             }

@@ -15,6 +15,9 @@ import org.junit.jupiter.api.Assertions;
 
 /** Small helpers shared by the crash tests: header peeks, journal area, QEMU availability. */
 final class CrashImages {
+    /** The backing file name crash images with a backing file carry (raw, next to the image). */
+    static final String BACKING_NAME = "crash-backing.raw";
+
     private CrashImages() {
     }
 
@@ -64,6 +67,15 @@ final class CrashImages {
 
     /** Writes the bytes to a temp file and runs qemu-img check on it; returns null when clean. */
     static String qemuCheck(byte[] image, Path dir, String name, boolean leaksAllowed) throws IOException {
+        return qemuCheck(image, null, dir, name, leaksAllowed);
+    }
+
+    /** As above, with the raw backing file the image names as {@link #BACKING_NAME} (null: none). */
+    static String qemuCheck(byte[] image, byte[] backing, Path dir, String name, boolean leaksAllowed)
+            throws IOException {
+        if (backing != null) {
+            Files.write(dir.resolve(BACKING_NAME), backing);
+        }
         Path f = dir.resolve(name + ".qcow2");
         Files.write(f, image);
         try {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Power-loss crash consistency of the journal: five workloads, each run once on a recording
+ * Power-loss crash consistency of the journal: seven workloads, each run once on a recording
  * storage, then checked at thousands of crash states (see {@link CrashHarness}). Together they
  * check at least 10,000 states per run; the count per workload is printed.
  */
@@ -29,6 +29,8 @@ class JournalCrashConsistencyTest {
     /** Per workload; raised when the QEMU-built workload is skipped so the total stays >= 10,000. */
     private static final int STATES = QemuTools.available("qemu-img") ? 2100 : 2700;
     /** Commits by timer would make the storage op sequence depend on timing: only datasize triggers. */
+    /** For the workloads beyond the required five. */
+    private static final int EXTRA_STATES = 1200;
     private static final String TIMING = ",commit-interval=3600s,commit-datasize=64k";
     private static final AtomicInteger TOTAL = new AtomicInteger();
     private static final AtomicInteger WORKLOADS = new AtomicInteger();
@@ -40,7 +42,7 @@ class JournalCrashConsistencyTest {
     static void total() {
         System.out.println("crash states checked in total: " + TOTAL.get() + " over " + WORKLOADS.get()
                 + " workloads");
-        if (CrashHarness.ONLY == null && WORKLOADS.get() == 5) {
+        if (CrashHarness.ONLY == null && WORKLOADS.get() >= 5) {
             assertTrue(TOTAL.get() >= 10_000, "the suite must check at least 10,000 crash states, checked "
                     + TOTAL.get());
         }
@@ -180,6 +182,47 @@ class JournalCrashConsistencyTest {
                     assertTrue(h.refcountTableClusters() > 1, "premise: the refcount table grew, it has "
                             + h.refcountTableClusters() + " cluster(s)");
                 }));
+    }
+
+    @Test
+    void extendedL2SubclusterAllocation() throws IOException {
+        // 64 KiB clusters of 32 subclusters: subclusters become allocated in place (a data barrier case).
+        MemoryStorage s = new MemoryStorage("base.qcow2");
+        Qcow2Image.create(s, new CreateOptions().size(64L * MIB).clusterSize(65536).extendedL2(true));
+        run(new CrashHarness.Workload("extended-l2", s.toByteArray(),
+                JournalOptions.parse("size=512K,block-size=4k" + TIMING), 2 * MIB, EXTRA_STATES, (d, rnd) -> {
+                    for (int i = 0; i < 200; i++) {
+                        int len = 1 + rnd.nextInt(5000);
+                        long off = rnd.nextInt(d.window() - len);
+                        if (rnd.nextInt(10) == 0) {
+                            d.writeZeroes(off & ~2047L, 2048);
+                        } else {
+                            d.write(off, bytes(rnd, len));
+                        }
+                        if (rnd.nextInt(4) == 0) {
+                            d.flush();
+                        }
+                    }
+                }));
+    }
+
+    @Test
+    void copyOnWriteFromBackingFile() throws IOException {
+        // Partial writes over a backing file: the untouched rest of each cluster is copied up.
+        byte[] backing = bytes(new Random(CrashHarness.BASE_SEED), 3 * MIB);
+        MemoryStorage s = new MemoryStorage("base.qcow2");
+        Qcow2Image.create(s, new CreateOptions().size(64L * MIB).clusterSize(16384)
+                .backingFile(CrashImages.BACKING_NAME).backingFormat("raw"));
+        run(new CrashHarness.Workload("backing-cow", s.toByteArray(),
+                JournalOptions.parse("size=512K,block-size=4k" + TIMING), 4 * MIB, EXTRA_STATES, (d, rnd) -> {
+                    for (int i = 0; i < 200; i++) {
+                        int len = 1 + rnd.nextInt(6000);
+                        d.write(rnd.nextInt(d.window() - len), bytes(rnd, len));
+                        if (rnd.nextInt(4) == 0) {
+                            d.flush();
+                        }
+                    }
+                }, backing));
     }
 
     private void run(CrashHarness.Workload w) throws IOException {
