@@ -66,6 +66,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-U", "--force-share"}, description = "open without taking image locks")
     boolean forceShare;
 
+    @Option(names = "--journal", arity = "0..1", fallbackValue = "", paramLabel = "OPTS",
+            preprocessor = JournalOptionPreprocessor.class,
+            description = "write through the metadata journal: size=8M,block-size=4k,commit-interval=5s,"
+                    + "commit-datasize=1M (defaults when no value)")
+    String journal;
+
     @Parameters(index = "0", paramLabel = "FILE")
     Path file;
 
@@ -101,7 +107,11 @@ public final class BenchCommand implements Callable<Integer> {
             case "writethrough": case "directsync": flushEach = true; break;
             default: throw new CliException("Invalid cache mode: " + cache);
         }
-        try (Disk disk = Images.open(file, format, write, !forceShare)) {
+        io.qjournal.qcow2.JournalOptions jo = journal == null ? null : IoCommand.parseJournalOptions(journal);
+        if (jo != null && !write) {
+            throw new CliException("--journal is only available in write tests");
+        }
+        try (Disk disk = Images.open(file, format, write, !forceShare, jo)) {
             long imageSize = disk.size();
             if (!quiet) {
                 System.out.printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)%n",
@@ -126,6 +136,10 @@ public final class BenchCommand implements Callable<Integer> {
                 if (r.flushes.get() > 0) {
                     System.out.flush();
                     System.err.println("qjournal: " + r.flushes.get() + " flushes issued");
+                }
+                long syncs = disk.qcow2() == null ? -1 : disk.qcow2().storageFlushes();
+                if (syncs >= 0) {
+                    System.err.println("qjournal: " + syncs + " fdatasync calls on the image file");
                 }
             }
         }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
 @Command(name = "qjournal", mixinStandardHelpOptions = true, version = "qjournal version " + Main.VERSION,
         description = "qcow2 images with a metadata journal (qemu-img/qemu-io style).",
         subcommands = {CreateCommand.class, InfoCommand.class, CheckCommand.class, MapCommand.class,
-            ConvertCommand.class, IoCommand.class, BenchCommand.class},
+            ConvertCommand.class, IoCommand.class, BenchCommand.class, ReplayCommand.class, JournalCommand.class},
         footer = {"", "Global options: --version, --debug (stack traces on errors), --help.",
             "Run 'qjournal COMMAND --help' for a command's options."})
 public final class Main implements Runnable {
@@ -105,6 +105,8 @@ public final class Main implements Runnable {
             case "convert": return new ConvertCommand();
             case "io": return new IoCommand();
             case "bench": return new BenchCommand();
+            case "replay": return new ReplayCommand();
+            case "journal": return new JournalCommand();
             default: return null;
         }
     }

@@ -9,6 +9,7 @@ import io.qjournal.qcow2.table.ClusterMap;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Guest reads and writes mapped through L1/L2: allocation, copy-on-write (backing files,
@@ -104,6 +105,7 @@ final class DataPath {
             int bo = off + (pos - co);
             if (st == DATA) {
                 storage.read(host + pos, buf, bo, len);
+                overlayDelayedCopies(host + pos, buf, bo, len);
             } else if (st == ZERO) {
                 Arrays.fill(buf, bo, bo + len, (byte) 0);
             } else {
@@ -183,6 +185,9 @@ final class DataPath {
         boolean copied = L2Entry.isCopied(entry);
         if (!ext) {
             L2Entry.Kind kind = L2Entry.kind(entry);
+            if (copied && (kind == L2Entry.Kind.NORMAL || kind == L2Entry.Kind.ZERO_ALLOC)) {
+                performDelayedCopies(host);
+            }
             if (kind == L2Entry.Kind.NORMAL && copied) {
                 storage.write(host + co, buf, off, n);
                 return;
@@ -197,6 +202,10 @@ final class DataPath {
             }
             boolean oldZero = kind == L2Entry.Kind.ZERO_PLAIN || kind == L2Entry.Kind.ZERO_ALLOC
                     || (kind == L2Entry.Kind.UNALLOCATED && image.backing() == null);
+            if (kind == L2Entry.Kind.NORMAL && image.journalWriter() != null) {
+                delayedCopyOnWrite(t, l2i, entry, co, buf, off, n);
+                return;
+            }
             long fileEnd = storage.size();
             long newHost = refcounts.allocate(1);
             boolean fresh = oldZero && newHost >= fileEnd;
@@ -258,6 +267,63 @@ final class DataPath {
         }
         map.setEntry(t, l2i, newHost | L2Entry.COPIED, newBitmap);
         releaseOld(entry);
+    }
+
+    /**
+     * Delayed copy-on-write of a shared cluster (journal only): the new cluster gets the guest's
+     * bytes now; the rest is a copy descriptor that the checkpoint (or a replay) performs.
+     */
+    private void delayedCopyOnWrite(CachedTable t, int l2i, long entry, int co, byte[] buf, int off, int n)
+            throws IOException {
+        long src = L2Entry.hostOffset(entry);
+        long newHost = refcounts.allocate(1);
+        storage.write(newHost + co, buf, off, n);
+        image.journalWriter().addCopy(newHost, src, co);
+        image.journalWriter().addCopy(newHost + co + n, src + co + n, cs - co - n);
+        // The guest's bytes must be durable before the mapping that exposes them.
+        image.needDataBarrier();
+        map.setEntry(t, l2i, newHost | L2Entry.COPIED, 0);
+        image.release(src, 1);
+        if (refcounts.get(src >>> clusterBits) == 0) {
+            refcounts.reserveUntilCheckpoint(src >>> clusterBits);
+        }
+    }
+
+    /** Reads see delayed copies before they are performed. */
+    private void overlayDelayedCopies(long host, byte[] buf, int off, int len) throws IOException {
+        var jw = image.journalWriter();
+        if (jw == null) {
+            return;
+        }
+        for (long[] c : jw.copiesInto(host, len)) {
+            long from = Math.max(host, c[0]);
+            long to = Math.min(host + len, c[0] + c[2]);
+            storage.read(c[1] + (from - c[0]), buf, off + (int) (from - host), (int) (to - from));
+        }
+    }
+
+    /**
+     * Before a cluster with a pending copy is written in place: perform the copy now, and if a
+     * committed transaction holds it, commit a revoke so a replay cannot redo it over newer bytes.
+     */
+    private void performDelayedCopies(long host) throws IOException {
+        var jw = image.journalWriter();
+        if (jw == null) {
+            return;
+        }
+        List<long[]> copies = jw.copiesInto(host, cs);
+        if (copies.isEmpty()) {
+            return;
+        }
+        for (long[] c : copies) {
+            byte[] b = new byte[(int) c[2]];
+            storage.read(c[1], b, 0, b.length);
+            storage.write(c[0], b, 0, b.length);
+        }
+        image.needDataBarrier();
+        if (jw.dropCopiesInto(host, cs)) {
+            image.commitNow();
+        }
     }
 
     /** Writes whole subclusters s0..s1 at {@code host}, filling partial ones from their old contents. */
@@ -456,7 +522,8 @@ final class DataPath {
             if (s[0] != first[0]) {
                 break;
             }
-            if (first[0] == DATA && s[1] != first[1] + (pos - offset)) {
+            boolean mapped = first[1] >= 0;
+            if (mapped != (s[1] >= 0) || (mapped && s[1] != first[1] + (pos - offset))) {
                 break;
             }
             pos += s[2];
@@ -465,8 +532,8 @@ final class DataPath {
         int st = (int) first[0];
         long host = first[1];
         boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
-        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED,
-                st == DATA || (st == ZERO && host > 0) ? host : -1, st == COMPRESSED);
+        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED, host,
+                st == COMPRESSED);
     }
 
     /** {state, host offset of pos or -1, bytes to the end of this unit}. */
@@ -485,7 +552,9 @@ final class DataPath {
         int inCluster = (int) (pos - start);
         int st = state(entry, bitmap, inCluster / scSize);
         long host = L2Entry.hostOffset(entry);
-        long h = st == DATA || (st == ZERO && !ext && host != 0) ? host + inCluster : -1;
+        // As QEMU: the host offset is valid whenever the cluster has one (data, zero-allocated,
+        // unallocated subclusters of an allocated cluster), never for compressed clusters.
+        long h = st != COMPRESSED && host != 0 ? host + inCluster : -1;
         return new long[] {st, h, scSize - (inCluster % scSize)};
     }
 

@@ -250,6 +250,16 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /** The live journal's writer, or null: the data path records delayed copies there. */
+    JournalMetadataWriter journalWriter() {
+        return journalWriter;
+    }
+
+    /** Commits now (from the data path, which holds the write lock). */
+    void commitNow() throws IOException {
+        flushMetadata();
+    }
+
     /** Called by the data path for metadata-changing writes that are not safe to commit with their data. */
     void needDataBarrier() {
         if (journalWriter != null) {
@@ -626,6 +636,7 @@ public final class Qcow2Image implements BlockDevice {
         journalExt = ext;
         journalOptions = jo;
         journalWriter = new JournalMetadataWriter(storage, j);
+        journalWriter.onCheckpoint(refcounts::clearCopyReservations);
         writer = journalWriter;
         startCommitTimer();
     }

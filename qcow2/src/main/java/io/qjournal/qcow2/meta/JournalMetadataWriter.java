@@ -27,6 +27,11 @@ public final class JournalMetadataWriter implements MetadataWriter {
     /** Home writes of committed, unsynced transactions, in commit order. */
     private final List<MetaWrite> unsynced = new ArrayList<>();
     private final List<long[]> pendingRevokes = new ArrayList<>();
+    /** Delayed copy-on-write: {target, source, length} not yet in a transaction. */
+    private final List<long[]> pendingCopies = new ArrayList<>();
+    /** Copies in committed, unsynced transactions: performed at the next checkpoint. */
+    private final List<long[]> committedCopies = new ArrayList<>();
+    private Runnable onCheckpoint = () -> { };
     private boolean dataBarrier;
     /** Transactions appended since the last checkpoint. */
     private int live;
@@ -41,6 +46,49 @@ public final class JournalMetadataWriter implements MetadataWriter {
 
     public Journal journal() {
         return journal;
+    }
+
+    /** Called after every checkpoint (copy sources may be reused from then on). */
+    public void onCheckpoint(Runnable r) {
+        onCheckpoint = r;
+    }
+
+    /**
+     * Records a delayed copy (copy descriptor): {@code length} bytes at {@code source} belong at
+     * {@code target}; replay and the next checkpoint perform it, reads see it through
+     * {@link #copiesInto}.
+     */
+    public void addCopy(long target, long source, long length) {
+        if (length > 0) {
+            pendingCopies.add(new long[] {target, source, length});
+        }
+    }
+
+    /** Copies (pending or committed, not yet performed) whose target overlaps the range. */
+    public List<long[]> copiesInto(long offset, long length) {
+        List<long[]> out = new ArrayList<>();
+        for (List<long[]> l : List.of(committedCopies, pendingCopies)) {
+            for (long[] c : l) {
+                if (c[0] < offset + length && offset < c[0] + c[2]) {
+                    out.add(c);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Forgets the copies into a range (the caller performed them, or the range was freed).
+     * Returns true when one of them is already committed: then the next transaction must carry
+     * a revoke so that a replay cannot perform it over newer bytes.
+     */
+    public boolean dropCopiesInto(long offset, long length) {
+        pendingCopies.removeIf(c -> c[0] < offset + length && offset < c[0] + c[2]);
+        boolean committed = committedCopies.removeIf(c -> c[0] < offset + length && offset < c[0] + c[2]);
+        if (committed) {
+            pendingRevokes.add(new long[] {offset, length});
+        }
+        return committed;
     }
 
     /** The next commit must make earlier guest data durable before its transaction. */
@@ -64,6 +112,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (overlaps) {
             pendingRevokes.add(new long[] {offset, length});
         }
+        dropCopiesInto(offset, length);
     }
 
     @Override
@@ -72,6 +121,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
         List<MetaWrite> writes = new ArrayList<>();
         for (long[] r : pendingRevokes) {
             tx.addRevoke(r[0], r[1]);
+        }
+        for (long[] c : pendingCopies) {
+            tx.addCopy(c[0], c[1], c[2]);
         }
         for (List<MetaWrite> stage : stages) {
             for (MetaWrite w : stage) {
@@ -86,6 +138,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (journal.blocksNeeded(tx) < 0) {
             // Larger than the whole ring: sync everything, then fall back to ordered writes.
             checkpoint();
+            performCopies(pendingCopies);
+            pendingCopies.clear();
+            storage.flush();
             new DirectMetadataWriter(storage).writeStages(stages);
             pendingRevokes.clear();
             dataBarrier = false;
@@ -110,6 +165,8 @@ public final class JournalMetadataWriter implements MetadataWriter {
         live++;
         dataBarrier = false;
         pendingRevokes.clear();
+        committedCopies.addAll(pendingCopies);
+        pendingCopies.clear();
         unsynced.addAll(writes);
         if (journal.freeBytes() < journal.layout().size() / 4) {
             checkpoint();
@@ -121,6 +178,8 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (live == 0) {
             return;
         }
+        performCopies(committedCopies);
+        committedCopies.clear();
         // An older write to exactly the span of a newer one is superseded; the rest go home in
         // commit order, so overlapping spans of different lengths end as the newest wrote them.
         java.util.Map<String, Integer> newest = new java.util.HashMap<>();
@@ -139,6 +198,15 @@ public final class JournalMetadataWriter implements MetadataWriter {
         unsynced.clear();
         live = 0;
         checkpoints++;
+        onCheckpoint.run();
+    }
+
+    private void performCopies(List<long[]> copies) throws IOException {
+        for (long[] c : copies) {
+            byte[] buf = new byte[(int) c[2]];
+            storage.read(c[1], buf, 0, buf.length);
+            storage.write(c[0], buf, 0, buf.length);
+        }
     }
 
     public boolean hasUnsynced() {

@@ -40,6 +40,8 @@ public final class RefcountManager {
     private long freeClusterIndex;
     /** Freed clusters that must not be reused until the free is durable (journal commit). */
     private final TreeSet<Long> reserved = new TreeSet<>();
+    /** Freed sources of delayed copies: not reusable until the copy is performed (checkpoint). */
+    private final TreeSet<Long> copyReserved = new TreeSet<>();
     private TableMover mover;
 
     public RefcountManager(Storage storage, String file, int clusterBits, int order, long tableOffset,
@@ -149,7 +151,8 @@ public final class RefcountManager {
             if (c > (HeaderCodec.MAX_OFFSET >>> clusterBits)) {
                 throw new Qcow2Exception(file, "image file is full: no free cluster below 2^56");
             }
-            if (get(c) != 0 || (!reserved.isEmpty() && reserved.contains(c))) {
+            if (get(c) != 0 || (!reserved.isEmpty() && reserved.contains(c))
+                    || (!copyReserved.isEmpty() && copyReserved.contains(c))) {
                 start = c + 1;
             }
             c++;
@@ -299,6 +302,14 @@ public final class RefcountManager {
 
     public void clearReservations() {
         reserved.clear();
+    }
+
+    public void reserveUntilCheckpoint(long clusterIndex) {
+        copyReserved.add(clusterIndex);
+    }
+
+    public void clearCopyReservations() {
+        copyReserved.clear();
     }
 
     /** Bytes of dirty refcount metadata waiting for the next flush or commit. */
