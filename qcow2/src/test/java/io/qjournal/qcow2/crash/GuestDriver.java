@@ -1,0 +1,74 @@
+package io.qjournal.qcow2.crash;
+
+import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.testsupport.PowerLossStorage;
+import java.io.IOException;
+
+/** Runs guest operations on an image and stamps each with the storage operations it spans. */
+final class GuestDriver {
+    private final Qcow2Image img;
+    private final PowerLossStorage storage;
+    private final GuestModel model;
+    private final int clusterSize;
+
+    GuestDriver(Qcow2Image img, PowerLossStorage storage, GuestModel model) {
+        this.img = img;
+        this.storage = storage;
+        this.model = model;
+        this.clusterSize = img.clusterSize();
+    }
+
+    Qcow2Image image() {
+        return img;
+    }
+
+    int clusterSize() {
+        return clusterSize;
+    }
+
+    int window() {
+        return model.window();
+    }
+
+    void write(long offset, byte[] data) throws IOException {
+        int start = storage.opCount();
+        img.write(offset, data, 0, data.length);
+        model.add(new GuestModel.Op(GuestModel.Kind.WRITE, offset, data.length, data.clone(), start,
+                storage.opCount()));
+    }
+
+    void writeZeroes(long offset, long len) throws IOException {
+        int start = storage.opCount();
+        img.writeZeroes(offset, len);
+        model.add(new GuestModel.Op(GuestModel.Kind.ZERO, offset, len, null, start, storage.opCount()));
+    }
+
+    /** Discards whole clusters only, so the model can say they read as zeros afterwards (v3). */
+    void discard(long offset, long len) throws IOException {
+        if (offset % clusterSize != 0 || len % clusterSize != 0) {
+            throw new IllegalArgumentException("workload discards must be cluster aligned");
+        }
+        int start = storage.opCount();
+        img.discard(offset, len);
+        model.add(new GuestModel.Op(GuestModel.Kind.ZERO, offset, len, null, start, storage.opCount()));
+    }
+
+    void flush() throws IOException {
+        int start = storage.opCount();
+        img.flush();
+        model.add(new GuestModel.Op(GuestModel.Kind.FLUSH, 0, 0, null, start, storage.opCount()));
+    }
+
+    void resize(long newSize) throws IOException {
+        int start = storage.opCount();
+        img.resize(newSize);
+        model.add(new GuestModel.Op(GuestModel.Kind.RESIZE, newSize, 0, null, start, storage.opCount()));
+    }
+
+    /** Close makes everything durable, like a flush. */
+    void close() throws IOException {
+        int start = storage.opCount();
+        img.close();
+        model.add(new GuestModel.Op(GuestModel.Kind.FLUSH, 0, 0, null, start, storage.opCount()));
+    }
+}
