@@ -3,6 +3,7 @@ package io.qjournal.qcow2.model;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qjournal.qcow2.CreateOptions;
+import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.interop.KnownEngineBugs;
@@ -11,8 +12,8 @@ import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
- * A nine-operation sequence, shrunk from a failing ModelTest run, that loses data when the L2
- * cache holds only two tables (512-byte clusters, 2 MiB disk). Each step is verified in full.
+ * Short operation sequences, shrunk from failing ModelTest runs, that lost data with small
+ * metadata caches (evictions on nearly every request). Each step is verified in full.
  */
 class TinyCacheRegressionTest {
     /** kind, offset, length, byte: the shrunk sequence. */
@@ -22,23 +23,35 @@ class TinyCacheRegressionTest {
         {'w', 1323701L, 1279, (byte) 127}, {'w', 1482779L, 1493, (byte) -5}, {'w', 1010538L, 56200, (byte) -55},
     };
 
+    /** Shrunk from ModelTest "file 4k tiny caches with journal" (4 KiB clusters, 12 MiB). */
+    private static final Object[][] JOURNAL_OPS = {
+        {'w', 11791222L, 7245, (byte) -46}, {'z', 3700093L, 10554, (byte) -88}, {'w', 4758883L, 4179, (byte) 81},
+        {'w', 9361491L, 11902, (byte) -90}, {'w', 6852085L, 3062, (byte) 15},
+    };
+
     @Test
     void twoTableL2CacheKeepsEveryWrite() throws Throwable {
-        KnownEngineBugs.run("TinyCacheRegressionTest", "two-table L2 cache", this::replay);
+        KnownEngineBugs.run("TinyCacheRegressionTest", "two-table L2 cache",
+                () -> replay(OPS, 512, 2L << 20, OpenOptions.readWrite().l2CacheBytes(1024)));
     }
 
-    private void replay() throws Exception {
-        int cs = 512;
-        long size = 2L << 20;
+    @Test
+    void smallCachesWithTheJournalKeepEveryWrite() throws Throwable {
+        KnownEngineBugs.run("TinyCacheRegressionTest", "small caches with the journal",
+                () -> replay(JOURNAL_OPS, 4096, 12L << 20, OpenOptions.readWrite().l2CacheBytes(8192)
+                        .refcountCacheBytes(4096).journal(JournalOptions.defaults())));
+    }
+
+    private void replay(Object[][] ops, int cs, long size, OpenOptions opts) throws Exception {
         MemoryStorage s = new MemoryStorage("tiny-cache.qcow2");
         Qcow2Image.create(s, new CreateOptions().size(size).clusterSize(cs));
         byte[] model = new byte[(int) size];
-        try (Qcow2Image img = Qcow2Image.open(s, OpenOptions.readWrite().l2CacheBytes(2L * cs), null)) {
-            for (int i = 0; i < OPS.length; i++) {
-                char kind = (char) OPS[i][0];
-                long off = (long) OPS[i][1];
-                int len = (int) OPS[i][2];
-                byte v = (byte) OPS[i][3];
+        try (Qcow2Image img = Qcow2Image.open(s, opts, null)) {
+            for (int i = 0; i < ops.length; i++) {
+                char kind = (char) ops[i][0];
+                long off = (long) ops[i][1];
+                int len = (int) ops[i][2];
+                byte v = (byte) ops[i][3];
                 if (kind == 'w') {
                     byte[] b = new byte[len];
                     Arrays.fill(b, v);
