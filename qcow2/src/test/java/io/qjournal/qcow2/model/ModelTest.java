@@ -36,6 +36,11 @@ class ModelTest {
         l.add(new Config("file extended L2 64k", true, 65536, 3, true, false, 16, 8L << 20, 2000));
         l.add(new Config("memory 4k with journal", false, 4096, 3, false, false, 16, 6L << 20, 3000, true));
         l.add(new Config("memory 512 tiny caches", false, 512, 3, false, false, 16, 2L << 20, 3000, false, true));
+        l.add(new Config("memory 512 refcount_bits=1 tiny caches", false, 512, 3, false, false, 1, 2L << 20, 3000,
+                false, true));
+        l.add(new Config("memory v2 backing 4k", false, 4096, 2, false, true, 16, 6L << 20, 3000));
+        l.add(new Config("memory extended L2 16k tiny caches", false, 16384, 3, true, false, 16, 40L << 20, 2000,
+                false, true));
         l.add(new Config("memory backing 4k tiny caches", false, 4096, 3, false, true, 16, 12L << 20, 3000, false, true));
         l.add(new Config("file 4k tiny caches with journal", true, 4096, 3, false, false, 16, 12L << 20, 2000, true, true));
         l.add(new Config("file backing 4k with journal", true, 4096, 3, false, true, 16, 6L << 20, 2000, true));
