@@ -581,7 +581,7 @@ public final class Qcow2Image implements BlockDevice {
     private void flushMetadata() throws IOException {
         List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
                 map.collectTableWrites(), map.collectL1Writes());
-        boolean any = false;
+        boolean any = journalWriter != null && journalWriter.hasPending();
         for (List<MetaWrite> s : stages) {
             any |= !s.isEmpty();
         }
@@ -645,6 +645,8 @@ public final class Qcow2Image implements BlockDevice {
         journalWriter = new JournalMetadataWriter(storage, j);
         journalWriter.onCheckpoint(refcounts::clearCopyReservations);
         writer = journalWriter;
+        map.setReadOverlay(journalWriter);
+        refcounts.setReadOverlay(journalWriter);
         startCommitTimer();
     }
 

@@ -49,6 +49,13 @@ public final class RefcountManager {
     private final TreeSet<Long> copyReserved = new TreeSet<>();
     private TableMover mover;
 
+    /** Sees metadata committed to the journal but not yet written home. */
+    private io.qjournal.qcow2.meta.MetadataWriter overlay;
+
+    public void setReadOverlay(io.qjournal.qcow2.meta.MetadataWriter w) {
+        overlay = w;
+    }
+
     public RefcountManager(Storage storage, String file, int clusterBits, int order, long tableOffset,
             int tableClusters, long cacheBytes) throws IOException {
         this.storage = storage;
@@ -181,6 +188,9 @@ public final class RefcountManager {
         }
         byte[] data = new byte[clusterSize];
         storage.read(off, data, 0, clusterSize);
+        if (overlay != null) {
+            overlay.overlayUnsynced(off, data);
+        }
         b = new CachedTable(off, data);
         blocks.put(b);
         return b;

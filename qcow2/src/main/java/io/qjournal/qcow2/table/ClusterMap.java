@@ -30,6 +30,13 @@ public final class ClusterMap {
     private final TreeSet<Integer> dirtyL1 = new TreeSet<>();
     private final TableCache l2Cache;
 
+    /** Sees metadata committed to the journal but not yet written home. */
+    private io.qjournal.qcow2.meta.MetadataWriter overlay;
+
+    public void setReadOverlay(io.qjournal.qcow2.meta.MetadataWriter w) {
+        overlay = w;
+    }
+
     public ClusterMap(Storage storage, String file, int clusterBits, boolean extended, long l1Offset, int l1Size,
             long cacheBytes) throws IOException {
         this.storage = storage;
@@ -108,6 +115,9 @@ public final class ClusterMap {
         }
         byte[] data = new byte[clusterSize];
         storage.read(off, data, 0, clusterSize);
+        if (overlay != null) {
+            overlay.overlayUnsynced(off, data);
+        }
         t = new CachedTable(off, data);
         l2Cache.put(t);
         return t;
