@@ -42,6 +42,8 @@ public final class RefcountManager {
     private long[] table;
     private long tableOffset;
     private final TreeSet<Integer> dirtyTableEntries = new TreeSet<>();
+    /** Host offsets of all refcount blocks, for the metadata overlap check. */
+    private final java.util.HashSet<Long> blockOffsets = new java.util.HashSet<>();
     private long freeClusterIndex;
     /** Freed clusters that must not be reused until the free is durable (journal commit). */
     private final TreeSet<Long> reserved = new TreeSet<>();
@@ -74,6 +76,9 @@ public final class RefcountManager {
         table = new long[entries];
         for (int i = 0; i < entries; i++) {
             table[i] = buf.getLong();
+            if (table[i] != 0) {
+                blockOffsets.add(table[i]);
+            }
         }
     }
 
@@ -87,6 +92,11 @@ public final class RefcountManager {
 
     public int tableClusters() {
         return (int) ((long) table.length * 8 / clusterSize);
+    }
+
+    /** True when the cluster at this host offset is a refcount block. */
+    public boolean isBlock(long clusterOffset) {
+        return blockOffsets.contains(clusterOffset);
     }
 
     public int order() {
@@ -213,6 +223,7 @@ public final class RefcountManager {
         b.markDirty();
         blocks.put(b);
         table[(int) ti] = blockOffset;
+        blockOffsets.add(blockOffset);
         dirtyTableEntries.add((int) ti);
         updateOne(blockCluster, 1);
         return b;
@@ -300,6 +311,7 @@ public final class RefcountManager {
         for (CachedTable b : created) {
             b.markClean();
             blocks.put(b);
+            blockOffsets.add(b.offset());
         }
     }
 
