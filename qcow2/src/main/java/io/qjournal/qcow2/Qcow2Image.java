@@ -258,6 +258,18 @@ public final class Qcow2Image implements BlockDevice {
         return journalWriter;
     }
 
+    /**
+     * Between clusters of one guest request: commits when the open transaction nears what one
+     * journal block of descriptors can describe, so no transaction ever outgrows the journal's
+     * format (small blocks with 512-byte clusters hold about 23 entries).
+     */
+    void commitIfTransactionFull() throws IOException {
+        JournalMetadataWriter jw = journalWriter;
+        if (jw != null && map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2) {
+            flushMetadata();
+        }
+    }
+
     /** Commits now (from the data path, which holds the write lock). */
     void commitNow() throws IOException {
         flushMetadata();
