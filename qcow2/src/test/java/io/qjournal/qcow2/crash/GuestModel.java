@@ -41,6 +41,8 @@ final class GuestModel {
     private final byte[] initial;
     private final long initialSize;
     private final List<Op> ops = new ArrayList<>();
+    /** Writes whose call failed: never promised durable, yet they may have landed. */
+    private final List<Op> failed = new ArrayList<>();
 
     /** Durable model cache: ops [0, cursor) applied to the initial window. */
     private int cursor = -1;
@@ -66,6 +68,14 @@ final class GuestModel {
             throw new IllegalArgumentException("workload op outside the model window: " + op);
         }
         ops.add(op);
+    }
+
+    /** Records a write or zeroing whose call threw: it may have landed in part, whatever flushes follow. */
+    void addFailed(Op op) {
+        if (op.kind != Kind.WRITE && op.kind != Kind.ZERO) {
+            throw new IllegalArgumentException("only writes can fail into the model: " + op);
+        }
+        failed.add(op);
     }
 
     /** Which guest operation was running at crash point k (for failure messages). */
@@ -110,6 +120,11 @@ final class GuestModel {
         for (int i = upTo; i < ops.size(); i++) {
             Op op = ops.get(i);
             if (op.kind != Kind.FLUSH && op.start < crashPoint) {
+                pending.add(op);
+            }
+        }
+        for (Op op : failed) {
+            if (op.start < crashPoint) {
                 pending.add(op);
             }
         }
