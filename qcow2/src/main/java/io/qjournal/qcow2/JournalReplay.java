@@ -26,6 +26,8 @@ public final class JournalReplay {
         }
         Storage target = inPlace ? storage : new OverlayStorage(storage);
         JournalSupport.recover(target, h, ext);
+        Header after = OpenSupport.readHeader(target);
+        JournalSupport.repairAfterReplay(target, after, JournalExtension.of(after, target.name()));
         return target;
     }
 

@@ -10,6 +10,8 @@ import io.qjournal.qcow2.journal.JournalHeader;
 import io.qjournal.qcow2.journal.ScanResult;
 import io.qjournal.qcow2.journal.TargetValidator;
 import io.qjournal.qcow2.journal.Transaction;
+import io.qjournal.qcow2.meta.MetaWrite;
+import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -41,6 +43,42 @@ final class JournalSupport {
         };
         j.recover(storage, validator);
         return j;
+    }
+
+    /**
+     * After a replay: the journal's clusters are counted (a crash may have come between the
+     * header naming the journal and the transaction counting its clusters, or between the last
+     * transaction freeing them and the header dropping the journal), and the file reaches the
+     * end of every counted cluster (a fresh cluster's data write may have been lost; it reads as
+     * zeros either way, and qemu-img check wants the file to cover it).
+     */
+    static void repairAfterReplay(Storage storage, Header h, JournalExtension ext) throws IOException {
+        int cs = h.clusterSize();
+        RefcountManager rc = new RefcountManager(storage, storage.name(), h.clusterBits(), h.refcountOrder(),
+                h.refcountTableOffset(), h.refcountTableClusters(), 1L << 20);
+        long first = ext.offset() / cs;
+        for (long c = first; c < first + ext.clusters(cs); c++) {
+            if (rc.get(c) == 0) {
+                rc.update(c * cs, 1, 1);
+            }
+        }
+        boolean changed = false;
+        for (MetaWrite w : rc.collectBlockWrites()) {
+            storage.write(w.offset(), w.data(), 0, w.data().length);
+            changed = true;
+        }
+        for (MetaWrite w : rc.collectTableWrites()) {
+            storage.write(w.offset(), w.data(), 0, w.data().length);
+            changed = true;
+        }
+        long end = (rc.highestUsedCluster() + 1) * cs;
+        if (storage.size() < end) {
+            storage.truncate(end);
+            changed = true;
+        }
+        if (changed) {
+            storage.flush();
+        }
     }
 
     /** The journal's state; {@code live} is the open journal when the image holds one. */

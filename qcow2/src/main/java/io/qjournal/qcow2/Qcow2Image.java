@@ -124,6 +124,8 @@ public final class Qcow2Image implements BlockDevice {
             recovered = JournalSupport.recover(s, h, ext);
             h = OpenSupport.readHeader(s);
             OpenSupport.checkFeatures(h, o.writable, s.name());
+            ext = JournalExtension.of(h, s.name());
+            JournalSupport.repairAfterReplay(s, h, ext);
         }
         if (o.writable && h.has(Feature.DIRTY)) {
             h = repairDirty(s, o);
@@ -150,7 +152,7 @@ public final class Qcow2Image implements BlockDevice {
             } else if (recovered != null && o.journal != null) {
                 img.attachJournal(recovered, ext, o.journal);
             } else if (recovered != null) {
-                img.journalExt = ext;
+                img.attachJournal(recovered, ext, JournalOptions.defaults());
                 img.removeJournal();
             }
             if (o.journal != null && img.journalWriter == null) {
@@ -414,15 +416,17 @@ public final class Qcow2Image implements BlockDevice {
                 b.l1Size = (int) needed;
                 b.l1TableOffset = newOffset;
                 Header nh = b.build();
+                if (oldOffset != 0 && h.l1Size() > 0) {
+                    // Journal: the free goes into the same transaction as the switch; direct
+                    // writes: it waits for the header to be durable (deferred).
+                    release(oldOffset, oldClusters);
+                }
                 // New L1 (and the refcounts that account for it) durable before the header.
                 writer.writeStages(List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
                         List.of(new MetaWrite(newOffset, buf.array())),
                         List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
                 header = nh;
                 map.replaceL1(newOffset, l1);
-                if (map.l1Size() > 0 && oldOffset != 0 && h.l1Size() > 0) {
-                    release(oldOffset, oldClusters);
-                }
             } else {
                 Header nh = b.build();
                 writeHeader(nh);
@@ -624,12 +628,15 @@ public final class Qcow2Image implements BlockDevice {
         long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
         int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), clusterBits);
         long clusters = size / clusterSize;
+        // The clusters' refcounts stay in the cache until the first transaction: a crash
+        // before the header names the journal leaves nothing behind, a crash after it is
+        // mended by recovery (JournalSupport.repairAfterReplay).
         long offset = refcounts.allocate((int) clusters);
-        flushMetadata();
         Journal j = JournalSupport.format(storage, offset, size, order, jo);
         JournalExtension ext = new JournalExtension(offset, size);
         writeHeader(JournalSupport.withJournal(header, ext));
         attachJournal(j, ext, jo);
+        flushMetadata();
     }
 
     private void attachJournal(Journal j, JournalExtension ext, JournalOptions jo) {
@@ -641,19 +648,22 @@ public final class Qcow2Image implements BlockDevice {
         startCommitTimer();
     }
 
-    /** Clean close: sync everything, then take the journal away so QEMU sees a plain image. */
+    /**
+     * Clean close: the journal clusters' free travels in a last transaction, everything is
+     * synced, and only then does the header drop the journal, so QEMU sees a plain image. A
+     * crash in between leaves a valid, empty journal whose clusters recovery counts again.
+     */
     private void removeJournal() throws IOException {
-        if (journalWriter != null) {
-            journalWriter.checkpoint();
-        }
+        stopCommitTimer();
+        JournalExtension ext = journalExt;
+        refcounts.update(ext.offset(), ext.clusters(clusterSize), -1);
+        flushMetadata();
+        journalWriter.checkpoint();
         journalWriter = null;
         journalOptions = null;
         writer = new DirectMetadataWriter(storage);
-        JournalExtension ext = journalExt;
         writeHeader(JournalSupport.withoutJournal(header));
         journalExt = null;
-        refcounts.update(ext.offset(), ext.clusters(clusterSize), -1);
-        flushMetadata();
     }
 
     /** Another program invalidated the journal: forget it, never touch its old clusters. */
@@ -704,13 +714,28 @@ public final class Qcow2Image implements BlockDevice {
         header = nh;
     }
 
-    private void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> structures) throws IOException {
-        flushMetadataKeepingFrees();
+    private void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> structures, long oldOffset,
+            int oldClusters) throws IOException {
         Header.Builder b = header.toBuilder();
         b.refcountTableOffset = newOffset;
         b.refcountTableClusters = newClusters;
         Header nh = b.build();
-        writer.writeStages(List.of(structures, List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+        MetaWrite headerWrite = new MetaWrite(0, HeaderCodec.encode(nh));
+        if (writer.atomic()) {
+            // One transaction: pending metadata, the new structures, the header, the old table's free.
+            release(oldOffset, oldClusters);
+            refcounts.discardTableWrites();
+            List<MetaWrite> all = new ArrayList<>(refcounts.collectBlockWrites());
+            all.addAll(map.collectTableWrites());
+            all.addAll(map.collectL1Writes());
+            all.addAll(structures);
+            all.add(headerWrite);
+            writer.writeStages(List.of(all));
+        } else {
+            flushMetadataKeepingFrees();
+            writer.writeStages(List.of(structures, List.of(headerWrite)));
+            release(oldOffset, oldClusters);
+        }
         header = nh;
     }
 

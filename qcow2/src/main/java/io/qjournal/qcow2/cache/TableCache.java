@@ -24,9 +24,19 @@ public final class TableCache {
         return tables.get(offset);
     }
 
+    /**
+     * Adds a table. The table just added is never the one evicted: the caller is about to use
+     * (and perhaps dirty) it, and a detached copy would lose its changes.
+     */
     public synchronized void put(CachedTable t) {
         tables.put(t.offset(), t);
-        trim();
+        Iterator<Map.Entry<Long, CachedTable>> it = tables.entrySet().iterator();
+        while (tables.size() > capacity && it.hasNext()) {
+            CachedTable c = it.next().getValue();
+            if (!c.isDirty() && c != t) {
+                it.remove();
+            }
+        }
     }
 
     /** Drops a table (its cluster was freed); a dirty table is dropped without writing. */

@@ -90,7 +90,8 @@ public final class ClusterCompression {
             out = Zstd.compress(cluster, 1);
             n = out.length;
         }
-        if (n >= cluster.length - 512) {
+        // As QEMU: stored compressed whenever the stream fits in cluster_size - 1 bytes.
+        if (n > cluster.length - 1) {
             return null;
         }
         byte[] r = new byte[n];

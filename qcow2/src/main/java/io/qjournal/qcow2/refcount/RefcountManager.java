@@ -23,7 +23,12 @@ import java.util.TreeSet;
 public final class RefcountManager {
     /** Where a moved refcount table must be recorded: the image rewrites its header. */
     public interface TableMover {
-        void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> newStructures) throws IOException;
+        /**
+         * Makes the new table and blocks durable and points the header at them; the old table's
+         * clusters ({@code oldOffset}, {@code oldClusters}) are freed as part of the move.
+         */
+        void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> newStructures,
+                long oldOffset, int oldClusters) throws IOException;
     }
 
     private final Storage storage;
@@ -211,7 +216,9 @@ public final class RefcountManager {
         long perBlock = 1L << blockBits;
         long minEntries = Math.max(neededIndex + 1, table.length + (table.length >> 1) + 1);
         long usedEnd = Math.max(highestUsedCluster() + 1, (storage.size() + clusterSize - 1) >>> clusterBits);
-        long areaStart = usedEnd;
+        // Past everything in use, and past freed clusters that may not be reused yet.
+        long areaStart = Math.max(usedEnd, Math.max(reserved.isEmpty() ? 0 : reserved.last() + 1,
+                copyReserved.isEmpty() ? 0 : copyReserved.last() + 1));
         long tableClusters = (minEntries * 8 + clusterSize - 1) >>> clusterBits;
         long newBlocks = 0;
         while (true) {
@@ -256,6 +263,13 @@ public final class RefcountManager {
                 RefcountBlock.set(b.data(), order, (int) (c % perBlock), 1);
             }
         }
+        // Area clusters counted in blocks that already exist: counted before the switch, so the
+        // flush (or transaction) that publishes the new table carries them.
+        for (long c = areaStart; c < areaEnd; c++) {
+            if (findCreated(created, newTable[(int) (c / perBlock)]) == null) {
+                updateOne(c, 1);
+            }
+        }
         for (CachedTable b : created) {
             structures.add(new MetaWrite(b.offset(), b.data().clone()));
         }
@@ -264,13 +278,12 @@ public final class RefcountManager {
             tb.putLong(e);
         }
         structures.add(new MetaWrite(newTableOffset, tb.array()));
-        long oldOffset = tableOffset;
-        int oldClusters = tableClusters();
         if (mover == null) {
             throw new Qcow2Exception(file, "refcount table is full and cannot be moved here");
         }
-        // Blocks of the new area that existed already (a partly covered area) get their counts here.
-        mover.refcountTableMoved(newTableOffset, (int) tableClusters, structures);
+        long oldOffset = tableOffset;
+        int oldClusters = tableClusters();
+        mover.refcountTableMoved(newTableOffset, (int) tableClusters, structures, oldOffset, oldClusters);
         table = newTable;
         tableOffset = newTableOffset;
         dirtyTableEntries.clear();
@@ -278,12 +291,6 @@ public final class RefcountManager {
             b.markClean();
             blocks.put(b);
         }
-        for (long c = areaStart; c < areaEnd; c++) {
-            if (findCreated(created, newTable[(int) (c / perBlock)]) == null) {
-                updateOne(c, 1);
-            }
-        }
-        update(oldOffset, oldClusters, -1);
     }
 
     private static CachedTable findCreated(List<CachedTable> created, long offset) {
@@ -346,6 +353,11 @@ public final class RefcountManager {
         }
         blocks.trim();
         return out;
+    }
+
+    /** Forgets dirty table entries (a moved table already holds them). */
+    public void discardTableWrites() {
+        dirtyTableEntries.clear();
     }
 
     /** Table entries that point at new blocks, as 8-byte writes. */
