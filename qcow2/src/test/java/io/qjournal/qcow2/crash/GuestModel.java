@@ -128,7 +128,7 @@ final class GuestModel {
                 pending.add(op);
             }
         }
-        return new View(lastFlush, durable, durableSize, pending);
+        return new View(lastFlush, durable, durableSize, pending, ops);
     }
 
     /** The model at one crash point. The durable array is shared: do not modify it. */
@@ -137,8 +137,10 @@ final class GuestModel {
         final byte[] durable;
         final long durableSize;
         final List<Op> pending;
+        private final List<Op> all;
 
-        View(int lastFlush, byte[] durable, long durableSize, List<Op> pending) {
+        View(int lastFlush, byte[] durable, long durableSize, List<Op> pending, List<Op> all) {
+            this.all = all;
             this.lastFlush = lastFlush;
             this.durable = durable;
             this.durableSize = durableSize;
@@ -192,6 +194,12 @@ final class GuestModel {
             StringBuilder b = new StringBuilder();
             b.append(String.format("guest byte at offset %d (0x%x) reads 0x%02x; at the last completed flush"
                     + " (guest op #%d) it was 0x%02x", at, at, v & 0xff, lastFlush, durable[at] & 0xff));
+            for (int i = lastFlush - 1; i >= 0; i--) {
+                if (all.get(i).covers(at)) {
+                    b.append(" (last written by guest op #").append(i).append(' ').append(all.get(i)).append(')');
+                    break;
+                }
+            }
             List<String> covering = new ArrayList<>();
             for (Op op : pending) {
                 if (op.covers(at)) {
