@@ -158,7 +158,8 @@ final class CrashHarness {
         rep.seed = seedOf(w.name());
         PowerLossStorage pls = new PowerLossStorage(w.name() + ".qcow2", w.base());
         GuestModel model;
-        try (Qcow2Image ro = Qcow2Image.open(new MemoryStorage(w.name(), w.base()), OpenOptions.readOnly(), w.backingDevice())) {
+        MemoryStorage baseStore = new MemoryStorage(w.name(), w.base());
+        try (Qcow2Image ro = Qcow2Image.open(baseStore, OpenOptions.readOnly(), w.backingDevice())) {
             byte[] initial = new byte[w.window()];
             ro.read(0, initial, 0, (int) Math.min(initial.length, ro.size()));
             model = new GuestModel(initial, ro.size());
