@@ -160,11 +160,13 @@ final class DataPath {
         CachedTable t = map.table(l1i);
         if (t == null) {
             long off = refcounts.allocate(1);
+            image.checkNotMetadata(off, cs);
             t = new CachedTable(off, new byte[cs]);
             t.markDirty();
             map.setTable(l1i, t);
         } else if (!map.l1Copied(l1i)) {
             long off = refcounts.allocate(1);
+            image.checkNotMetadata(off, cs);
             CachedTable copy = new CachedTable(off, t.data().clone());
             copy.markDirty();
             map.setTable(l1i, copy);
@@ -186,6 +188,7 @@ final class DataPath {
         if (!ext) {
             L2Entry.Kind kind = L2Entry.kind(entry);
             if (copied && (kind == L2Entry.Kind.NORMAL || kind == L2Entry.Kind.ZERO_ALLOC)) {
+                image.checkNotMetadata(host, cs);
                 performDelayedCopies(host);
             }
             if (kind == L2Entry.Kind.NORMAL && copied) {
@@ -208,6 +211,7 @@ final class DataPath {
             }
             long fileEnd = storage.size();
             long newHost = refcounts.allocate(1);
+            image.checkNotMetadata(newHost, cs);
             boolean fresh = oldZero && newHost >= fileEnd;
             if (!fresh) {
                 image.needDataBarrier();
@@ -233,6 +237,7 @@ final class DataPath {
         boolean tailPartial = (co + n) % scSize != 0;
         boolean needFill = (headPartial && (alloc & (1 << s0)) == 0) || (tailPartial && (alloc & (1 << s1)) == 0);
         if (!compressed && host != 0 && copied) {
+            image.checkNotMetadata(host, cs);
             writeSubclusters(start, entry, bitmap, host, s0, s1, co, buf, off, n, needFill);
             long nb = L2Entry.bitmap(alloc | touched, zero & ~touched);
             if (nb != bitmap) {
@@ -243,6 +248,7 @@ final class DataPath {
         }
         long fileEnd = storage.size();
         long newHost = refcounts.allocate(1);
+        image.checkNotMetadata(newHost, cs);
         long newBitmap;
         if (compressed) {
             image.needDataBarrier();
@@ -277,6 +283,7 @@ final class DataPath {
             throws IOException {
         long src = L2Entry.hostOffset(entry);
         long newHost = refcounts.allocate(1);
+        image.checkNotMetadata(newHost, cs);
         storage.write(newHost + co, buf, off, n);
         image.journalWriter().addCopy(newHost, src, co);
         image.journalWriter().addCopy(newHost + co + n, src + co + n, cs - co - n);
@@ -368,6 +375,7 @@ final class DataPath {
         long old = map.entry(t, l2i);
         map.validate(old, map.bitmap(t, l2i), offset);
         long host = allocateBytes(z.length);
+        image.checkNotMetadata(host, z.length);
         storage.write(host, z, 0, z.length);
         image.needDataBarrier();
         int sectors = (int) (((host + z.length - 1) >>> 9) - (host >>> 9) + 1);

@@ -61,6 +61,7 @@ public final class Qcow2Image implements BlockDevice {
     /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
     private final List<long[]> deferredFrees = new ArrayList<>();
     private boolean closed;
+    private volatile boolean corrupt;
     private List<SnapshotInfo> snapshots = List.of();
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
@@ -260,6 +261,61 @@ public final class Qcow2Image implements BlockDevice {
     /** Commits now (from the data path, which holds the write lock). */
     void commitNow() throws IOException {
         flushMetadata();
+    }
+
+    /**
+     * QEMU's overlap check (overlap-check=cached): refuses to let guest data or a new table land
+     * on live metadata, which only a corrupted refcount or L2 entry can ask for; the image is
+     * marked corrupt, as QEMU does, and takes no more writes.
+     */
+    void checkNotMetadata(long hostOffset, long length) throws IOException {
+        long first = hostOffset & ~(long) (clusterSize - 1);
+        for (long c = first; c < hostOffset + length; c += clusterSize) {
+            String what = metadataAt(c);
+            if (what != null) {
+                markCorrupt();
+                throw new Qcow2Exception(file, String.format("Preventing invalid write on metadata (overlaps with %s"
+                        + " at 0x%x); image marked as corrupt", what, c));
+            }
+        }
+    }
+
+    private String metadataAt(long c) {
+        Header h = header;
+        if (c < clusterSize) {
+            return "qcow2_header";
+        }
+        if (overlaps(c, map.l1Offset(), (long) map.l1Size() * 8)) {
+            return "active L1 table";
+        }
+        if (overlaps(c, refcounts.tableOffset(), (long) refcounts.tableClusters() * clusterSize)) {
+            return "refcount table";
+        }
+        if (journalExt != null && overlaps(c, journalExt.offset(), journalExt.size())) {
+            return "journal";
+        }
+        if (map.isL2Table(c)) {
+            return "active L2 table";
+        }
+        if (refcounts.isBlock(c)) {
+            return "refcount block";
+        }
+        return null;
+    }
+
+    private boolean overlaps(long cluster, long start, long len) {
+        return len > 0 && cluster < start + len && start < cluster + clusterSize;
+    }
+
+    private void markCorrupt() {
+        corrupt = true;
+        try {
+            Header.Builder b = header.toBuilder();
+            b.set(Feature.CORRUPT, true);
+            new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
+        } catch (IOException e) {
+            // The write is refused either way; the bit is a courtesy to the next opener.
+        }
     }
 
     /** Called by the data path for metadata-changing writes that are not safe to commit with their data. */
@@ -581,7 +637,7 @@ public final class Qcow2Image implements BlockDevice {
     private void flushMetadata() throws IOException {
         List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
                 map.collectTableWrites(), map.collectL1Writes());
-        boolean any = false;
+        boolean any = journalWriter != null && journalWriter.hasPending();
         for (List<MetaWrite> s : stages) {
             any |= !s.isEmpty();
         }
@@ -645,6 +701,8 @@ public final class Qcow2Image implements BlockDevice {
         journalWriter = new JournalMetadataWriter(storage, j);
         journalWriter.onCheckpoint(refcounts::clearCopyReservations);
         writer = journalWriter;
+        map.setReadOverlay(journalWriter);
+        refcounts.setReadOverlay(journalWriter);
         startCommitTimer();
     }
 
@@ -776,6 +834,9 @@ public final class Qcow2Image implements BlockDevice {
     private void checkWritable() throws Qcow2Exception {
         if (!writable) {
             throw new Qcow2Exception(file, "image is open read-only");
+        }
+        if (corrupt) {
+            throw new Qcow2Exception(file, "image is marked corrupt and takes no more writes");
         }
     }
 

@@ -6,7 +6,6 @@ import io.qjournal.qcow2.journal.TransactionBuilder;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -102,10 +101,20 @@ public final class JournalMetadataWriter implements MetadataWriter {
      */
     public void freed(long offset, long length) {
         boolean overlaps = false;
-        for (Iterator<MetaWrite> it = unsynced.iterator(); it.hasNext();) {
+        for (java.util.ListIterator<MetaWrite> it = unsynced.listIterator(); it.hasNext();) {
             MetaWrite w = it.next();
-            if (w.offset() < offset + length && offset < w.offset() + w.data().length) {
+            long ws = w.offset();
+            long we = ws + w.data().length;
+            if (ws < offset + length && offset < we) {
+                // Keep what lies outside the freed range (a coalesced write spans several tables).
                 it.remove();
+                if (ws < offset) {
+                    it.add(new MetaWrite(ws, java.util.Arrays.copyOfRange(w.data(), 0, (int) (offset - ws))));
+                }
+                if (we > offset + length) {
+                    it.add(new MetaWrite(offset + length, java.util.Arrays.copyOfRange(w.data(),
+                            (int) (offset + length - ws), w.data().length)));
+                }
                 overlaps = true;
             }
         }
@@ -126,10 +135,11 @@ public final class JournalMetadataWriter implements MetadataWriter {
             tx.addCopy(c[0], c[1], c[2]);
         }
         for (List<MetaWrite> stage : stages) {
-            for (MetaWrite w : stage) {
-                tx.addWrite(w.offset(), w.data());
-                writes.add(w);
-            }
+            writes.addAll(stage);
+        }
+        writes = coalesce(writes);
+        for (MetaWrite w : writes) {
+            tx.addWrite(w.offset(), w.data());
         }
         if (tx.isEmpty()) {
             flushData();
@@ -173,6 +183,49 @@ public final class JournalMetadataWriter implements MetadataWriter {
         }
     }
 
+    /**
+     * Joins writes that touch: the descriptors of one transaction must fit in one journal
+     * block, and new tables allocated together are usually contiguous. Order only matters for
+     * overlapping writes, so when any overlap the list is left as it is.
+     */
+    static List<MetaWrite> coalesce(List<MetaWrite> writes) {
+        if (writes.size() < 2) {
+            return writes;
+        }
+        List<MetaWrite> sorted = new ArrayList<>(writes);
+        sorted.sort(java.util.Comparator.comparingLong(MetaWrite::offset));
+        for (int i = 1; i < sorted.size(); i++) {
+            MetaWrite a = sorted.get(i - 1);
+            if (a.offset() + a.data().length > sorted.get(i).offset()) {
+                return writes;
+            }
+        }
+        List<MetaWrite> out = new ArrayList<>();
+        int i = 0;
+        while (i < sorted.size()) {
+            int j = i + 1;
+            long end = sorted.get(i).offset() + sorted.get(i).data().length;
+            while (j < sorted.size() && sorted.get(j).offset() == end) {
+                end += sorted.get(j).data().length;
+                j++;
+            }
+            if (j == i + 1) {
+                out.add(sorted.get(i));
+            } else {
+                byte[] joined = new byte[(int) (end - sorted.get(i).offset())];
+                int pos = 0;
+                for (int k = i; k < j; k++) {
+                    byte[] d = sorted.get(k).data();
+                    System.arraycopy(d, 0, joined, pos, d.length);
+                    pos += d.length;
+                }
+                out.add(new MetaWrite(sorted.get(i).offset(), joined));
+            }
+            i = j;
+        }
+        return out;
+    }
+
     /** Writes every committed transaction home, flushes, and frees the ring. */
     public void checkpoint() throws IOException {
         if (live == 0) {
@@ -201,12 +254,31 @@ public final class JournalMetadataWriter implements MetadataWriter {
         onCheckpoint.run();
     }
 
+    @Override
+    public void overlayUnsynced(long offset, byte[] data) {
+        long end = offset + data.length;
+        for (MetaWrite w : unsynced) {
+            long ws = w.offset();
+            long we = ws + w.data().length;
+            if (ws < end && offset < we) {
+                long from = Math.max(ws, offset);
+                long to = Math.min(we, end);
+                System.arraycopy(w.data(), (int) (from - ws), data, (int) (from - offset), (int) (to - from));
+            }
+        }
+    }
+
     private void performCopies(List<long[]> copies) throws IOException {
         for (long[] c : copies) {
             byte[] buf = new byte[(int) c[2]];
             storage.read(c[1], buf, 0, buf.length);
             storage.write(c[0], buf, 0, buf.length);
         }
+    }
+
+    /** Revokes or copies wait for a transaction even when no metadata is dirty. */
+    public boolean hasPending() {
+        return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty();
     }
 
     public boolean hasUnsynced() {

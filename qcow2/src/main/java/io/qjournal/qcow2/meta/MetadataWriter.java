@@ -22,6 +22,13 @@ public interface MetadataWriter {
      */
     boolean atomic();
 
+    /**
+     * Applies updates this writer holds that are not yet at their home location to metadata
+     * just read from there (a journal between commit and checkpoint). Default: nothing held.
+     */
+    default void overlayUnsynced(long offset, byte[] data) {
+    }
+
     /** Makes earlier guest data writes durable when there is no metadata to write. */
     void flushData() throws IOException;
 }

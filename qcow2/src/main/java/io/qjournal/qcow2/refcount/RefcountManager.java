@@ -42,12 +42,21 @@ public final class RefcountManager {
     private long[] table;
     private long tableOffset;
     private final TreeSet<Integer> dirtyTableEntries = new TreeSet<>();
+    /** Host offsets of all refcount blocks, for the metadata overlap check. */
+    private final java.util.HashSet<Long> blockOffsets = new java.util.HashSet<>();
     private long freeClusterIndex;
     /** Freed clusters that must not be reused until the free is durable (journal commit). */
     private final TreeSet<Long> reserved = new TreeSet<>();
     /** Freed sources of delayed copies: not reusable until the copy is performed (checkpoint). */
     private final TreeSet<Long> copyReserved = new TreeSet<>();
     private TableMover mover;
+
+    /** Sees metadata committed to the journal but not yet written home. */
+    private io.qjournal.qcow2.meta.MetadataWriter overlay;
+
+    public void setReadOverlay(io.qjournal.qcow2.meta.MetadataWriter w) {
+        overlay = w;
+    }
 
     public RefcountManager(Storage storage, String file, int clusterBits, int order, long tableOffset,
             int tableClusters, long cacheBytes) throws IOException {
@@ -67,6 +76,9 @@ public final class RefcountManager {
         table = new long[entries];
         for (int i = 0; i < entries; i++) {
             table[i] = buf.getLong();
+            if (table[i] != 0) {
+                blockOffsets.add(table[i]);
+            }
         }
     }
 
@@ -80,6 +92,11 @@ public final class RefcountManager {
 
     public int tableClusters() {
         return (int) ((long) table.length * 8 / clusterSize);
+    }
+
+    /** True when the cluster at this host offset is a refcount block. */
+    public boolean isBlock(long clusterOffset) {
+        return blockOffsets.contains(clusterOffset);
     }
 
     public int order() {
@@ -181,6 +198,9 @@ public final class RefcountManager {
         }
         byte[] data = new byte[clusterSize];
         storage.read(off, data, 0, clusterSize);
+        if (overlay != null) {
+            overlay.overlayUnsynced(off, data);
+        }
         b = new CachedTable(off, data);
         blocks.put(b);
         return b;
@@ -203,6 +223,7 @@ public final class RefcountManager {
         b.markDirty();
         blocks.put(b);
         table[(int) ti] = blockOffset;
+        blockOffsets.add(blockOffset);
         dirtyTableEntries.add((int) ti);
         updateOne(blockCluster, 1);
         return b;
@@ -290,6 +311,7 @@ public final class RefcountManager {
         for (CachedTable b : created) {
             b.markClean();
             blocks.put(b);
+            blockOffsets.add(b.offset());
         }
     }
 

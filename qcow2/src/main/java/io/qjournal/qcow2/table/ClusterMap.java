@@ -29,6 +29,15 @@ public final class ClusterMap {
     private long l1Offset;
     private final TreeSet<Integer> dirtyL1 = new TreeSet<>();
     private final TableCache l2Cache;
+    /** Host offsets of the active L2 tables, for the metadata overlap check. */
+    private final java.util.HashSet<Long> l2Offsets = new java.util.HashSet<>();
+
+    /** Sees metadata committed to the journal but not yet written home. */
+    private io.qjournal.qcow2.meta.MetadataWriter overlay;
+
+    public void setReadOverlay(io.qjournal.qcow2.meta.MetadataWriter w) {
+        overlay = w;
+    }
 
     public ClusterMap(Storage storage, String file, int clusterBits, boolean extended, long l1Offset, int l1Size,
             long cacheBytes) throws IOException {
@@ -48,6 +57,10 @@ public final class ClusterMap {
             b.flip();
             for (int i = 0; i < l1Size; i++) {
                 l1[i] = b.getLong();
+                long off = l1[i] & L2Entry.OFFSET_MASK;
+                if (off != 0) {
+                    l2Offsets.add(off);
+                }
             }
         }
     }
@@ -108,9 +121,17 @@ public final class ClusterMap {
         }
         byte[] data = new byte[clusterSize];
         storage.read(off, data, 0, clusterSize);
+        if (overlay != null) {
+            overlay.overlayUnsynced(off, data);
+        }
         t = new CachedTable(off, data);
         l2Cache.put(t);
         return t;
+    }
+
+    /** True when the cluster at this host offset is an active L2 table. */
+    public boolean isL2Table(long clusterOffset) {
+        return l2Offsets.contains(clusterOffset);
     }
 
     public boolean l1Copied(int l1Index) {
@@ -119,6 +140,8 @@ public final class ClusterMap {
 
     /** Points an L1 entry at a (new) L2 table that is already in the cache or given here. */
     public void setTable(int l1Index, CachedTable table) {
+        l2Offsets.remove(l1[l1Index] & L2Entry.OFFSET_MASK);
+        l2Offsets.add(table.offset());
         l2Cache.put(table);
         l1[l1Index] = table.offset() | L2Entry.COPIED;
         dirtyL1.add(l1Index);
