@@ -60,7 +60,25 @@ final class DataPath {
             if (t != null) {
                 map.validate(entry, bitmap, start);
             }
-            readCluster(start, entry, bitmap, co, buf, off, n);
+            if (!ext && L2Entry.kind(entry) == L2Entry.Kind.NORMAL && n < len) {
+                // Contiguous data clusters in the same L2 table: one read instead of one per cluster.
+                long host = L2Entry.hostOffset(entry);
+                int run = n;
+                int l2i = map.l2Index(start);
+                while (run < len && l2i + 1 < map.l2Entries()) {
+                    long next = map.entry(t, ++l2i);
+                    if (L2Entry.kind(next) != L2Entry.Kind.NORMAL || L2Entry.hostOffset(next) != host + co + run) {
+                        break;
+                    }
+                    map.validate(next, 0, start + co + run);
+                    run += Math.min(len - run, cs);
+                }
+                storage.read(host + co, buf, off, run);
+                overlayDelayedCopies(host + co, buf, off, run);
+                n = run;
+            } else {
+                readCluster(start, entry, bitmap, co, buf, off, n);
+            }
             offset += n;
             off += n;
             len -= n;
@@ -147,11 +165,92 @@ final class DataPath {
             long start = offset & ~(long) (cs - 1);
             int co = (int) (offset - start);
             int n = Math.min(len, cs - co);
+            if (n < len && !ext) {
+                int done = writeRun(start, co, buf, off, len);
+                if (done > 0) {
+                    offset += done;
+                    off += done;
+                    len -= done;
+                    image.commitIfTransactionFull();
+                    continue;
+                }
+            }
             writeChunk(start, co, buf, off, n);
             offset += n;
             off += n;
             len -= n;
+            image.commitIfTransactionFull();
         }
+    }
+
+    /**
+     * A write spanning several clusters of one L2 table with one I/O: either all are owned data
+     * clusters lying contiguously (overwrite in place), or all read as zeros without a backing
+     * file and get one contiguous allocation (fresh space, or every cluster fully covered).
+     * Returns the bytes written, or 0 to fall back to cluster by cluster.
+     */
+    private int writeRun(long start, int co, byte[] buf, int off, int len) throws IOException {
+        CachedTable t = map.table(map.l1Index(start));
+        if (t == null || !map.l1Copied(map.l1Index(start))) {
+            return 0;
+        }
+        int l2i = map.l2Index(start);
+        int maxClusters = Math.min(map.l2Entries() - l2i, (co + len + cs - 1) / cs);
+        long first = map.entry(t, l2i);
+        map.validate(first, 0, start);
+        L2Entry.Kind kind = L2Entry.kind(first);
+        boolean inPlace = kind == L2Entry.Kind.NORMAL && L2Entry.isCopied(first);
+        boolean zero = (kind == L2Entry.Kind.UNALLOCATED && image.backing() == null) || kind == L2Entry.Kind.ZERO_PLAIN;
+        if (!inPlace && !zero) {
+            return 0;
+        }
+        int k = 1;
+        while (k < maxClusters) {
+            long e = map.entry(t, l2i + k);
+            map.validate(e, 0, start + (long) k * cs);
+            L2Entry.Kind kk = L2Entry.kind(e);
+            boolean ok = inPlace
+                    ? kk == L2Entry.Kind.NORMAL && L2Entry.isCopied(e) && L2Entry.hostOffset(e) == L2Entry.hostOffset(first) + (long) k * cs
+                    : (kk == L2Entry.Kind.UNALLOCATED && image.backing() == null) || kk == L2Entry.Kind.ZERO_PLAIN;
+            if (!ok) {
+                break;
+            }
+            k++;
+        }
+        if (k < 2) {
+            return 0;
+        }
+        int bytes = (int) Math.min(len, (long) k * cs - co);
+        if (inPlace) {
+            long host = L2Entry.hostOffset(first);
+            image.checkNotMetadata(host, (long) k * cs);
+            for (int i = 0; i < k; i++) {
+                performDelayedCopies(host + (long) i * cs);
+            }
+            storage.write(host + co, buf, off, bytes);
+            return bytes;
+        }
+        long fileEnd = storage.size();
+        long newHost = refcounts.allocate(k);
+        image.checkNotMetadata(newHost, (long) k * cs);
+        boolean fresh = newHost >= fileEnd;
+        if (!fresh) {
+            // Reused space: only clusters the write covers completely may skip zeroing.
+            if (co != 0 || (co + bytes) % cs != 0) {
+                byte[] c = new byte[k * cs];
+                System.arraycopy(buf, off, c, co, bytes);
+                storage.write(newHost, c, 0, c.length);
+            } else {
+                storage.write(newHost, buf, off, bytes);
+            }
+            image.needDataBarrier();
+        } else {
+            storage.write(newHost + co, buf, off, bytes);
+        }
+        for (int i = 0; i < k; i++) {
+            map.setEntry(t, l2i + i, (newHost + (long) i * cs) | L2Entry.COPIED, 0);
+        }
+        return bytes;
     }
 
     /** The L2 table for a guest offset, allocated or copied (if shared) so it can be changed. */
@@ -408,6 +507,7 @@ final class DataPath {
             zeroChunk(start, co, n);
             offset += n;
             len -= n;
+            image.commitIfTransactionFull();
         }
     }
 
@@ -516,6 +616,7 @@ final class DataPath {
                 map.setEntry(t, l2i, version >= 3 ? L2Entry.ZERO : 0, 0);
             }
             releaseOld(entry);
+            image.commitIfTransactionFull();
         }
     }
 
@@ -582,6 +683,7 @@ final class DataPath {
             }
             lastEnd = Math.max(lastEnd, host + ((long) n << clusterBits));
             image.writebackIfCacheFullPublic();
+            image.commitIfTransactionFull();
         }
         if (storage.size() < lastEnd) {
             storage.truncate(lastEnd);

@@ -62,6 +62,8 @@ public final class Qcow2Image implements BlockDevice {
     private final List<long[]> deferredFrees = new ArrayList<>();
     private boolean closed;
     private volatile boolean corrupt;
+    /** An I/O error lost metadata on its way to disk: the image takes no more writes. */
+    private volatile boolean failed;
     private List<SnapshotInfo> snapshots = List.of();
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
@@ -258,6 +260,18 @@ public final class Qcow2Image implements BlockDevice {
         return journalWriter;
     }
 
+    /**
+     * Between clusters of one guest request: commits when the open transaction nears what one
+     * journal block of descriptors can describe, so no transaction ever outgrows the journal's
+     * format (small blocks with 512-byte clusters hold about 23 entries).
+     */
+    void commitIfTransactionFull() throws IOException {
+        JournalMetadataWriter jw = journalWriter;
+        if (jw != null && map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2) {
+            flushMetadata();
+        }
+    }
+
     /** Commits now (from the data path, which holds the write lock). */
     void commitNow() throws IOException {
         flushMetadata();
@@ -428,6 +442,7 @@ public final class Qcow2Image implements BlockDevice {
         if (!writable) {
             return;
         }
+        checkWritable();
         lock.writeLock().lock();
         try {
             ensureOpen();
@@ -607,6 +622,11 @@ public final class Qcow2Image implements BlockDevice {
             }
             closed = true;
             try {
+                if (writable && failed) {
+                    stopCommitTimer();
+                    throw new Qcow2Exception(file, "closed after an I/O error without writing; the next open"
+                            + " replays the journal (or check -r all repairs leaks)");
+                }
                 if (writable) {
                     stopCommitTimer();
                     flushMetadata();
@@ -641,10 +661,17 @@ public final class Qcow2Image implements BlockDevice {
         for (List<MetaWrite> s : stages) {
             any |= !s.isEmpty();
         }
-        if (any) {
-            writer.writeStages(stages);
-        } else {
-            writer.flushData();
+        try {
+            if (any) {
+                writer.writeStages(stages);
+            } else {
+                writer.flushData();
+            }
+        } catch (IOException | RuntimeException e) {
+            // The collected metadata left the caches but may not be on disk: fail-stop. Nothing
+            // more is written, and close leaves a journal (if any) for the next open to replay.
+            failed = true;
+            throw e;
         }
         lastCommitNanos = System.nanoTime();
         if (writer.atomic()) {
@@ -837,6 +864,9 @@ public final class Qcow2Image implements BlockDevice {
         }
         if (corrupt) {
             throw new Qcow2Exception(file, "image is marked corrupt and takes no more writes");
+        }
+        if (failed) {
+            throw new Qcow2Exception(file, "an earlier I/O error stopped this image; reopen it to recover");
         }
     }
 

@@ -276,6 +276,20 @@ public final class JournalMetadataWriter implements MetadataWriter {
         }
     }
 
+    /**
+     * Descriptor entries one transaction can hold: all descriptors must fit in one journal
+     * block (a write entry takes 16 bytes, a copy 20, a revoke 12; 24 bytes of block header
+     * and a few descriptor headers).
+     */
+    public int maxEntries() {
+        return (journal.layout().blockSize() - 24 - 3 * 4) / 20;
+    }
+
+    /** Revokes and copies waiting for the next transaction. */
+    public int pendingEntries() {
+        return pendingRevokes.size() + pendingCopies.size();
+    }
+
     /** Revokes or copies wait for a transaction even when no metadata is dirty. */
     public boolean hasPending() {
         return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty();

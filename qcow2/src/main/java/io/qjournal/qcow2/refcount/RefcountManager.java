@@ -49,6 +49,8 @@ public final class RefcountManager {
     private final TreeSet<Long> reserved = new TreeSet<>();
     /** Freed sources of delayed copies: not reusable until the copy is performed (checkpoint). */
     private final TreeSet<Long> copyReserved = new TreeSet<>();
+    /** Blocks known to count no free cluster, so allocation scans skip them. */
+    private final java.util.BitSet fullBlocks = new java.util.BitSet();
     private TableMover mover;
 
     /** Sees metadata committed to the journal but not yet written home. */
@@ -137,8 +139,11 @@ public final class RefcountManager {
         RefcountBlock.set(b.data(), order, idx, next);
         int byteIndex = (int) (((long) idx << order) >>> 3);
         b.markDirty(byteIndex, byteIndex + Math.max(1, (1 << order) / 8));
-        if (next == 0 && clusterIndex < freeClusterIndex) {
-            freeClusterIndex = clusterIndex;
+        if (next == 0) {
+            fullBlocks.clear((int) (clusterIndex >>> blockBits));
+            if (clusterIndex < freeClusterIndex) {
+                freeClusterIndex = clusterIndex;
+            }
         }
     }
 
@@ -167,17 +172,35 @@ public final class RefcountManager {
     }
 
     private long findFree(long from, int n) throws IOException {
+        long perBlock = 1L << blockBits;
         long start = from;
         long c = from;
+        boolean blockAllUsed = false;
         while (c < start + n) {
             if (c > (HeaderCodec.MAX_OFFSET >>> clusterBits)) {
                 throw new Qcow2Exception(file, "image file is full: no free cluster below 2^56");
             }
-            if (get(c) != 0 || (!reserved.isEmpty() && reserved.contains(c))
+            if ((c & (perBlock - 1)) == 0) {
+                if (c >>> blockBits < Integer.MAX_VALUE && fullBlocks.get((int) (c >>> blockBits))) {
+                    // Every cluster this block covers is in use: skip it without reading it.
+                    c += perBlock;
+                    start = c;
+                    continue;
+                }
+                blockAllUsed = true;
+            }
+            long rc = get(c);
+            if (rc == 0) {
+                blockAllUsed = false;
+            }
+            if (rc != 0 || (!reserved.isEmpty() && reserved.contains(c))
                     || (!copyReserved.isEmpty() && copyReserved.contains(c))) {
                 start = c + 1;
             }
             c++;
+            if ((c & (perBlock - 1)) == 0 && blockAllUsed && (c >>> blockBits) - 1 < Integer.MAX_VALUE) {
+                fullBlocks.set((int) ((c >>> blockBits) - 1));
+            }
         }
         return start;
     }
@@ -339,6 +362,11 @@ public final class RefcountManager {
 
     public void clearCopyReservations() {
         copyReserved.clear();
+    }
+
+    /** Writes the next flush would issue (dirty blocks and table entries), before coalescing. */
+    public int dirtyWrites() {
+        return dirtyTableEntries.size() + blocks.dirtyTables().size();
     }
 
     /** Bytes of dirty refcount metadata waiting for the next flush or commit. */

@@ -241,6 +241,11 @@ public final class ClusterMap {
         return out;
     }
 
+    /** Writes the next flush would issue (dirty tables and L1 entries), before coalescing. */
+    public int dirtyWrites() {
+        return dirtyL1.size() + l2Cache.dirtyTables().size();
+    }
+
     /** Bytes of dirty L1/L2 metadata waiting for the next flush or commit. */
     public long dirtyBytes() {
         long n = 8L * dirtyL1.size();

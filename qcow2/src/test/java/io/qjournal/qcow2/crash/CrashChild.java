@@ -3,13 +3,18 @@ package io.qjournal.qcow2.crash;
 import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
 /**
  * The child JVM of {@link ProcessCrashIT}: writes a deterministic stream of guest writes through
  * the journal into a real file, flushing every {@code interval} writes and printing
- * {@code FLUSHED n} (n = writes completed) after each flush returned, until it is killed.
+ * {@code FLUSHED n} (n = writes completed) after each flush returned, to stdout and to the side
+ * file {@code FILE.flushed}, until it is killed.
  *
  * <p>Usage: {@code CrashChild FILE SEED INTERVAL JOURNAL-SPEC}.
  */
@@ -35,7 +40,10 @@ public final class CrashChild {
         long seed = Long.parseLong(args[1]);
         int interval = Integer.parseInt(args[2]);
         JournalOptions journal = JournalOptions.parse(args[3]);
-        try (Qcow2Image img = Qcow2Image.open(file, OpenOptions.readWrite().journal(journal))) {
+        Path logFile = Path.of(file + ".flushed");
+        try (FileChannel log = FileChannel.open(logFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING);
+                Qcow2Image img = Qcow2Image.open(file, OpenOptions.readWrite().journal(journal))) {
             System.out.println("READY " + img.journalStatus().present());
             System.out.flush();
             for (int i = 0; i < MAX_OPS; i++) {
@@ -44,6 +52,8 @@ public final class CrashChild {
                 img.write((Long) op[0], data, 0, data.length);
                 if ((i + 1) % interval == 0) {
                     img.flush();
+                    // The side file survives SIGKILL in the page cache; stdout is a second witness.
+                    log.write(ByteBuffer.wrap(("FLUSHED " + (i + 1) + "\n").getBytes(StandardCharsets.US_ASCII)));
                     System.out.println("FLUSHED " + (i + 1));
                     System.out.flush();
                 }

@@ -47,7 +47,7 @@ final class CrashHarness {
     static final String DUMP = System.getProperty("qjournal.crash.dump");
     /** Every n-th state also goes through qemu-img check, at most QEMU_PER_WORKLOAD times. */
     static final int QEMU_EVERY = 200;
-    static final int QEMU_PER_WORKLOAD = 10;
+    static final int QEMU_PER_WORKLOAD = 7; // 7 workloads: at most 49 qemu-img runs per suite run
     /** Prefix of problems found by the guest data check (as opposed to image consistency). */
     static final String DATA = "guest data: ";
     private static final int MAX_REPORTED = Integer.getInteger("qjournal.crash.maxReported", 5);
@@ -158,7 +158,8 @@ final class CrashHarness {
         rep.seed = seedOf(w.name());
         PowerLossStorage pls = new PowerLossStorage(w.name() + ".qcow2", w.base());
         GuestModel model;
-        try (Qcow2Image ro = Qcow2Image.open(new MemoryStorage(w.name(), w.base()), OpenOptions.readOnly(), w.backingDevice())) {
+        MemoryStorage baseStore = new MemoryStorage(w.name(), w.base());
+        try (Qcow2Image ro = Qcow2Image.open(baseStore, OpenOptions.readOnly(), w.backingDevice())) {
             byte[] initial = new byte[w.window()];
             ro.read(0, initial, 0, (int) Math.min(initial.length, ro.size()));
             model = new GuestModel(initial, ro.size());

@@ -30,17 +30,29 @@ final class GuestDriver {
         return model.window();
     }
 
+    // A write that fails may still have landed in part: it is recorded either way (in flight).
+
     void write(long offset, byte[] data) throws IOException {
         int start = storage.opCount();
-        img.write(offset, data, 0, data.length);
-        model.add(new GuestModel.Op(GuestModel.Kind.WRITE, offset, data.length, data.clone(), start,
-                storage.opCount()));
+        boolean ok = false;
+        try {
+            img.write(offset, data, 0, data.length);
+            ok = true;
+        } finally {
+            record(ok, new GuestModel.Op(GuestModel.Kind.WRITE, offset, data.length, data.clone(), start,
+                    storage.opCount()));
+        }
     }
 
     void writeZeroes(long offset, long len) throws IOException {
         int start = storage.opCount();
-        img.writeZeroes(offset, len);
-        model.add(new GuestModel.Op(GuestModel.Kind.ZERO, offset, len, null, start, storage.opCount()));
+        boolean ok = false;
+        try {
+            img.writeZeroes(offset, len);
+            ok = true;
+        } finally {
+            record(ok, new GuestModel.Op(GuestModel.Kind.ZERO, offset, len, null, start, storage.opCount()));
+        }
     }
 
     /** Discards whole clusters only, so the model can say they read as zeros afterwards (v3). */
@@ -49,10 +61,24 @@ final class GuestDriver {
             throw new IllegalArgumentException("workload discards must be cluster aligned");
         }
         int start = storage.opCount();
-        img.discard(offset, len);
-        model.add(new GuestModel.Op(GuestModel.Kind.ZERO, offset, len, null, start, storage.opCount()));
+        boolean ok = false;
+        try {
+            img.discard(offset, len);
+            ok = true;
+        } finally {
+            record(ok, new GuestModel.Op(GuestModel.Kind.ZERO, offset, len, null, start, storage.opCount()));
+        }
     }
 
+    private void record(boolean ok, GuestModel.Op op) {
+        if (ok) {
+            model.add(op);
+        } else {
+            model.addFailed(op);
+        }
+    }
+
+    /** Only a flush that returned counts: a failed one promises nothing. */
     void flush() throws IOException {
         int start = storage.opCount();
         img.flush();

@@ -41,6 +41,8 @@ final class GuestModel {
     private final byte[] initial;
     private final long initialSize;
     private final List<Op> ops = new ArrayList<>();
+    /** Writes whose call failed: never promised durable, yet they may have landed. */
+    private final List<Op> failed = new ArrayList<>();
 
     /** Durable model cache: ops [0, cursor) applied to the initial window. */
     private int cursor = -1;
@@ -66,6 +68,14 @@ final class GuestModel {
             throw new IllegalArgumentException("workload op outside the model window: " + op);
         }
         ops.add(op);
+    }
+
+    /** Records a write or zeroing whose call threw: it may have landed in part, whatever flushes follow. */
+    void addFailed(Op op) {
+        if (op.kind != Kind.WRITE && op.kind != Kind.ZERO) {
+            throw new IllegalArgumentException("only writes can fail into the model: " + op);
+        }
+        failed.add(op);
     }
 
     /** Which guest operation was running at crash point k (for failure messages). */
@@ -113,7 +123,12 @@ final class GuestModel {
                 pending.add(op);
             }
         }
-        return new View(lastFlush, durable, durableSize, pending);
+        for (Op op : failed) {
+            if (op.start < crashPoint) {
+                pending.add(op);
+            }
+        }
+        return new View(lastFlush, durable, durableSize, pending, ops);
     }
 
     /** The model at one crash point. The durable array is shared: do not modify it. */
@@ -122,8 +137,10 @@ final class GuestModel {
         final byte[] durable;
         final long durableSize;
         final List<Op> pending;
+        private final List<Op> all;
 
-        View(int lastFlush, byte[] durable, long durableSize, List<Op> pending) {
+        View(int lastFlush, byte[] durable, long durableSize, List<Op> pending, List<Op> all) {
+            this.all = all;
             this.lastFlush = lastFlush;
             this.durable = durable;
             this.durableSize = durableSize;
@@ -177,6 +194,12 @@ final class GuestModel {
             StringBuilder b = new StringBuilder();
             b.append(String.format("guest byte at offset %d (0x%x) reads 0x%02x; at the last completed flush"
                     + " (guest op #%d) it was 0x%02x", at, at, v & 0xff, lastFlush, durable[at] & 0xff));
+            for (int i = lastFlush - 1; i >= 0; i--) {
+                if (all.get(i).covers(at)) {
+                    b.append(" (last written by guest op #").append(i).append(' ').append(all.get(i)).append(')');
+                    break;
+                }
+            }
             List<String> covering = new ArrayList<>();
             for (Op op : pending) {
                 if (op.covers(at)) {
