@@ -155,7 +155,8 @@ public final class RefcountManager {
         while (true) {
             long start = findFree(freeClusterIndex, n);
             for (long c = start; c < start + n; c++) {
-                ensureBlock(c);
+                // New refcount blocks go after the run, as QEMU places them.
+                ensureBlock(c, start + n);
             }
             // Creating a refcount block may have taken a cluster of the run: search again.
             if (findFree(start, n) != start) {
@@ -231,6 +232,10 @@ public final class RefcountManager {
 
     /** The block covering a cluster, creating it (and growing the table) when missing. */
     private CachedTable ensureBlock(long clusterIndex) throws IOException {
+        return ensureBlock(clusterIndex, 0);
+    }
+
+    private CachedTable ensureBlock(long clusterIndex, long placeFrom) throws IOException {
         long ti = clusterIndex >>> blockBits;
         if (ti >= table.length) {
             growTable(ti);
@@ -240,7 +245,7 @@ public final class RefcountManager {
         }
         // The new block takes the first free cluster. If it lies in its own range it counts
         // itself; otherwise its refcount goes into another block (which may in turn be new).
-        long blockCluster = findFree(freeClusterIndex, 1);
+        long blockCluster = findFree(Math.max(freeClusterIndex, placeFrom), 1);
         long blockOffset = blockCluster << clusterBits;
         CachedTable b = new CachedTable(blockOffset, new byte[clusterSize]);
         b.markDirty();

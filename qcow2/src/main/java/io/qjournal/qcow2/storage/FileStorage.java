@@ -16,6 +16,7 @@ public final class FileStorage implements Storage {
     private final FileChannel channel;
     private final boolean readOnly;
     private ImageLock lock;
+    private FileChannel lockChannel;
     private final java.util.concurrent.atomic.AtomicLong flushes = new java.util.concurrent.atomic.AtomicLong();
 
     private FileStorage(Path path, FileChannel channel, boolean readOnly) {
@@ -54,9 +55,29 @@ public final class FileStorage implements Storage {
      * when another process (QEMU or another qjournal) holds a conflicting lock.
      */
     public void lock(boolean write) throws IOException {
-        if (lock == null) {
-            lock = ImageLock.acquire(path, channel, write, readOnly);
+        if (lock != null) {
+            return;
         }
+        if (readOnly) {
+            // Java takes and tests record locks only on a writable channel. A reader that may
+            // write the file opens one just for the locks (it writes nothing through it), so
+            // that it honours a QEMU writer as `qemu-img info` without -U does.
+            try {
+                lockChannel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } catch (IOException e) {
+                lock = ImageLock.acquire(path, channel, false, true);
+                return;
+            }
+            try {
+                lock = ImageLock.acquire(path, lockChannel, false, false);
+            } catch (IOException | RuntimeException e) {
+                lockChannel.close();
+                lockChannel = null;
+                throw e;
+            }
+            return;
+        }
+        lock = ImageLock.acquire(path, channel, write, readOnly);
     }
 
     public FileChannel channel() {
@@ -137,7 +158,13 @@ public final class FileStorage implements Storage {
                 lock.release();
             }
         } finally {
-            channel.close();
+            try {
+                if (lockChannel != null) {
+                    lockChannel.close();
+                }
+            } finally {
+                channel.close();
+            }
         }
     }
 }

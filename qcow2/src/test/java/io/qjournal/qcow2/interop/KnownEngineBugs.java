@@ -12,13 +12,7 @@ import org.junit.jupiter.api.function.Executable;
  */
 public final class KnownEngineBugs {
     /** "TestClass/row name" to the reason. */
-    private static final Map<String, String> BUGS = Map.of(
-            "CreateCompatIT/preallocation=metadata 4k",
-            "preallocation=metadata with 4 KiB clusters puts the second refcount block at 0x608000,"
-                    + " qemu-img create at 0x808000 (layout only; engine-bugs.md #8)",
-            "LockingIT/locking read-only open vs a qemu-io writer",
-            "a locking read-only open does not take QEMU's 'unshare write' lock, so it succeeds while"
-                    + " qemu-io has the image open read-write (engine-bugs.md #11)");
+    private static final Map<String, String> BUGS = Map.of();
 
     private KnownEngineBugs() {
     }
