@@ -165,9 +165,9 @@ public final class RefcountManager {
             for (long c = start; c < start + n; c++) {
                 updateOne(c, 1);
             }
-            if (start == freeClusterIndex) {
-                freeClusterIndex = start + n;
-            }
+            // Everything between the cursor and the run is in use (or reserved, and the cursor
+            // comes back to those when their reservation ends): move past the run.
+            freeClusterIndex = start + n;
             return start << clusterBits;
         }
     }
@@ -358,7 +358,10 @@ public final class RefcountManager {
     }
 
     public void clearReservations() {
-        reserved.clear();
+        if (!reserved.isEmpty()) {
+            freeClusterIndex = Math.min(freeClusterIndex, reserved.first());
+            reserved.clear();
+        }
     }
 
     public void reserveUntilCheckpoint(long clusterIndex) {
@@ -366,7 +369,10 @@ public final class RefcountManager {
     }
 
     public void clearCopyReservations() {
-        copyReserved.clear();
+        if (!copyReserved.isEmpty()) {
+            freeClusterIndex = Math.min(freeClusterIndex, copyReserved.first());
+            copyReserved.clear();
+        }
     }
 
     /** Writes the next flush would issue (dirty blocks and table entries), before coalescing. */

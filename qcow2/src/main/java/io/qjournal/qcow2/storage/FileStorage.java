@@ -88,8 +88,31 @@ public final class FileStorage implements Storage {
         return path;
     }
 
+    /**
+     * Heap buffers go through one bounded direct buffer per thread: the JDK would otherwise
+     * allocate a temporary direct buffer as large as each request, which with many threads and
+     * large requests ends in direct-memory pressure and GC storms.
+     */
+    private static final int CHUNK = 256 << 10;
+    private static final ThreadLocal<ByteBuffer> BOUNCE = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(CHUNK));
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        if (!dst.isDirect() && dst.remaining() > CHUNK) {
+            ByteBuffer b = BOUNCE.get();
+            while (dst.hasRemaining()) {
+                b.clear().limit(Math.min(CHUNK, dst.remaining()));
+                readDirect(offset, b);
+                b.flip();
+                offset += b.remaining();
+                dst.put(b);
+            }
+            return;
+        }
+        readDirect(offset, dst);
+    }
+
+    private void readDirect(long offset, ByteBuffer dst) throws IOException {
         while (dst.hasRemaining()) {
             int n = channel.read(dst, offset);
             if (n < 0) {
@@ -106,6 +129,21 @@ public final class FileStorage implements Storage {
     public void write(long offset, ByteBuffer src) throws IOException {
         if (readOnly) {
             throw new IOException(path + ": image is open read-only");
+        }
+        if (!src.isDirect() && src.remaining() > CHUNK) {
+            ByteBuffer b = BOUNCE.get();
+            while (src.hasRemaining()) {
+                b.clear();
+                int n = Math.min(CHUNK, src.remaining());
+                ByteBuffer part = src.slice();
+                part.limit(n);
+                b.put(part).flip();
+                src.position(src.position() + n);
+                while (b.hasRemaining()) {
+                    offset += channel.write(b, offset);
+                }
+            }
+            return;
         }
         while (src.hasRemaining()) {
             offset += channel.write(src, offset);
