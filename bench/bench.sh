@@ -153,8 +153,8 @@ journal_rows() {
 # threshold), then dies without closing (`abort`); we time `qjournal replay`.
 REPLAY_ROW=""
 replay_row() {
-  local f="$BENCH_DIR/replay.qcow2" n=${REPLAY_WRITES:-12000} i
-  qemu-img create -q -f qcow2 -o cluster_size=512 "$f" 1G || die "qemu-img create failed"
+  local f="$BENCH_DIR/replay.qcow2" n=${REPLAY_WRITES:-40000} i
+  qemu-img create -q -f qcow2 -o cluster_size=512 "$f" 2G || die "qemu-img create failed"
   {
     for ((i = 0; i < n; i++)); do
       echo "write -q -P 7 $((i * 32768)) 512"
