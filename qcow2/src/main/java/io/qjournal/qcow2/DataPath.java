@@ -682,7 +682,7 @@ final class DataPath {
                 map.setEntry(t, i, (host + ((long) i << clusterBits)) | L2Entry.COPIED, bitmap);
             }
             lastEnd = Math.max(lastEnd, host + ((long) n << clusterBits));
-            image.writebackIfCacheFullPublic();
+            image.writebackIfCacheFull();
             image.commitIfTransactionFull();
         }
         if (storage.size() < lastEnd) {

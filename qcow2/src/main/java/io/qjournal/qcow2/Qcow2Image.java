@@ -686,11 +686,8 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
-    void writebackIfCacheFullPublic() throws IOException {
-        writebackIfCacheFull();
-    }
-
-    private void writebackIfCacheFull() throws IOException {
+    /** Writes metadata back when a cache is over its bound or a commit trigger has fired. */
+    void writebackIfCacheFull() throws IOException {
         if (map.cacheOverfull() || refcounts.cacheOverfull()) {
             flushMetadata();
             return;
@@ -783,7 +780,8 @@ public final class Qcow2Image implements BlockDevice {
             return;
         }
         try {
-            if (!closed && journalWriter != null && (map.hasDirty() || refcounts.hasDirty())) {
+            if (!closed && !failed && journalWriter != null
+                    && (map.hasDirty() || refcounts.hasDirty() || journalWriter.hasPending())) {
                 flushMetadata();
             }
         } catch (IOException e) {
