@@ -123,7 +123,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
             int threads = Math.min(d, (int) Math.min(n, Integer.MAX_VALUE));
             // Reads need a buffer per thread, writes share one pattern buffer.
-            if (bs * (write ? 1 : threads) > Runtime.getRuntime().maxMemory() / 2) {
+            if ((long) bs * threads > Runtime.getRuntime().maxMemory() / 2) {
                 throw new CliException("Buffer size " + bs + " x " + (write ? 1 : threads)
                         + " does not fit the memory available (raise -Xmx through JAVA_OPTS or lower -s/-d)");
             }
@@ -223,7 +223,12 @@ public final class BenchCommand implements Callable<Integer> {
         }
 
         private void work() {
-            byte[] buf = write ? pattern : new byte[bs];
+            // Direct buffers, as QEMU's aligned I/O buffers: data goes between file and buffer
+            // without a copy through the Java heap.
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(bs);
+            if (write) {
+                buf.put(pattern).flip();
+            }
             try {
                 while (failure.get() == null) {
                     long i = next.getAndIncrement();
@@ -233,14 +238,15 @@ public final class BenchCommand implements Callable<Integer> {
                     long o = offsetOf(i);
                     drainLock.readLock().lock();
                     try {
+                        buf.clear();
                         if (write) {
-                            disk.write(o, buf, 0, bs);
+                            disk.write(o, buf);
                             if (flushEach) {
                                 disk.flush();
                                 flushes.incrementAndGet();
                             }
                         } else {
-                            disk.read(o, buf, 0, bs);
+                            disk.read(o, buf);
                         }
                     } finally {
                         drainLock.readLock().unlock();

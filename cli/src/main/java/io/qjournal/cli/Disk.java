@@ -22,6 +22,20 @@ public abstract class Disk implements Closeable {
 
     public abstract void flush() throws IOException;
 
+    /** Reads into a buffer (a qcow2 image reads direct buffers without a heap copy). */
+    public void read(long offset, java.nio.ByteBuffer dst) throws IOException {
+        byte[] b = new byte[dst.remaining()];
+        read(offset, b, 0, b.length);
+        dst.put(b);
+    }
+
+    /** Writes a buffer (a qcow2 image writes direct buffers without a heap copy). */
+    public void write(long offset, java.nio.ByteBuffer src) throws IOException {
+        byte[] b = new byte[src.remaining()];
+        src.get(b);
+        write(offset, b, 0, b.length);
+    }
+
     /** The qcow2 image, or null for raw. */
     public abstract Qcow2Image qcow2();
 
@@ -33,6 +47,8 @@ public abstract class Disk implements Closeable {
             @Override public String name() { return img.name(); }
             @Override public void read(long o, byte[] b, int off, int len) throws IOException { img.read(o, b, off, len); }
             @Override public void write(long o, byte[] b, int off, int len) throws IOException { img.write(o, b, off, len); }
+            @Override public void read(long o, java.nio.ByteBuffer b) throws IOException { img.read(o, b); }
+            @Override public void write(long o, java.nio.ByteBuffer b) throws IOException { img.write(o, b); }
             @Override public void writeZeroes(long o, long len) throws IOException { img.writeZeroes(o, len); }
             @Override public void discard(long o, long len) throws IOException { img.discard(o, len); }
             @Override public void flush() throws IOException { img.flush(); }

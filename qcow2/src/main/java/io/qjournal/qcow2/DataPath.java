@@ -190,6 +190,117 @@ final class DataPath {
      * Returns the bytes written, or 0 to fall back to cluster by cluster.
      */
     private int writeRun(long start, int co, byte[] buf, int off, int len) throws IOException {
+        return writeRun(start, co, new ArraySource(buf), off, len);
+    }
+
+    /** Bytes of a guest write: a heap array, or a (direct) buffer written without copying. */
+    private interface Source {
+        void writeTo(Storage storage, long at, int from, int len) throws IOException;
+
+        void copyTo(int from, byte[] dst, int dstOff, int len);
+    }
+
+    private record ArraySource(byte[] buf) implements Source {
+        public void writeTo(Storage storage, long at, int from, int len) throws IOException {
+            storage.write(at, buf, from, len);
+        }
+
+        public void copyTo(int from, byte[] dst, int dstOff, int len) {
+            System.arraycopy(buf, from, dst, dstOff, len);
+        }
+    }
+
+    private record BufferSource(java.nio.ByteBuffer buf) implements Source {
+        public void writeTo(Storage storage, long at, int from, int len) throws IOException {
+            storage.write(at, buf.slice(from, len));
+        }
+
+        public void copyTo(int from, byte[] dst, int dstOff, int len) {
+            buf.get(from, dst, dstOff, len);
+        }
+    }
+
+    /**
+     * Writes a buffer (indices absolute within it). Runs of clusters go straight from the buffer
+     * to the file; anything needing a merge goes through a heap copy of one cluster's part.
+     */
+    void write(long offset, java.nio.ByteBuffer src, int off, int len) throws IOException {
+        Source source = new BufferSource(src);
+        while (len > 0) {
+            long start = offset & ~(long) (cs - 1);
+            int co = (int) (offset - start);
+            int n = Math.min(len, cs - co);
+            if (!ext && (n < len || co == 0 && n == cs)) {
+                int done = writeRun(start, co, source, off, len);
+                if (done > 0) {
+                    offset += done;
+                    off += done;
+                    len -= done;
+                    image.commitIfTransactionFull();
+                    continue;
+                }
+            }
+            byte[] tmp = new byte[n];
+            src.get(off, tmp, 0, n);
+            writeChunk(start, co, tmp, 0, n);
+            offset += n;
+            off += n;
+            len -= n;
+            image.commitIfTransactionFull();
+        }
+    }
+
+    /**
+     * Reads into a buffer (indices absolute within it): contiguous data clusters go straight
+     * from the file into the buffer; the rest through a heap copy.
+     */
+    void read(long offset, java.nio.ByteBuffer dst, int off, int len) throws IOException {
+        while (len > 0) {
+            long start = offset & ~(long) (cs - 1);
+            int co = (int) (offset - start);
+            int n = Math.min(len, cs - co);
+            CachedTable t = map.table(map.l1Index(start));
+            long entry = t == null ? 0 : map.entry(t, map.l2Index(start));
+            var jw = image.journalWriter();
+            if (!ext && t != null && L2Entry.kind(entry) == L2Entry.Kind.NORMAL
+                    && (jw == null || jw.copiesInto(L2Entry.hostOffset(entry), cs).isEmpty())) {
+                map.validate(entry, 0, start);
+                long host = L2Entry.hostOffset(entry);
+                int run = n;
+                int l2i = map.l2Index(start);
+                while (run < len && l2i + 1 < map.l2Entries()) {
+                    long next = map.entry(t, ++l2i);
+                    if (L2Entry.kind(next) != L2Entry.Kind.NORMAL || L2Entry.hostOffset(next) != host + co + run
+                            || (jw != null && !jw.copiesInto(L2Entry.hostOffset(next), cs).isEmpty())) {
+                        break;
+                    }
+                    map.validate(next, 0, start + co + run);
+                    run += Math.min(len - run, cs);
+                }
+                storage.read(host + co, dst.slice(off, run));
+                n = run;
+            } else if (!ext && image.backing() == null && (t == null || L2Entry.kind(entry) == L2Entry.Kind.UNALLOCATED
+                    || L2Entry.kind(entry) == L2Entry.Kind.ZERO_PLAIN || L2Entry.kind(entry) == L2Entry.Kind.ZERO_ALLOC)) {
+                if (t != null) {
+                    map.validate(entry, 0, start);
+                }
+                for (int done = 0; done < n; done += Math.min(n - done, ZEROS.length)) {
+                    dst.put(off + done, ZEROS, 0, Math.min(n - done, ZEROS.length));
+                }
+            } else {
+                byte[] tmp = new byte[n];
+                read(offset, tmp, 0, n);
+                dst.put(off, tmp, 0, n);
+            }
+            offset += n;
+            off += n;
+            len -= n;
+        }
+    }
+
+    private static final byte[] ZEROS = new byte[64 << 10];
+
+    private int writeRun(long start, int co, Source buf, int off, int len) throws IOException {
         CachedTable t = map.table(map.l1Index(start));
         if (t == null || !map.l1Copied(map.l1Index(start))) {
             return 0;
@@ -217,9 +328,6 @@ final class DataPath {
             }
             k++;
         }
-        if (k < 2) {
-            return 0;
-        }
         int bytes = (int) Math.min(len, (long) k * cs - co);
         if (inPlace) {
             long host = L2Entry.hostOffset(first);
@@ -227,7 +335,7 @@ final class DataPath {
             for (int i = 0; i < k; i++) {
                 performDelayedCopies(host + (long) i * cs);
             }
-            storage.write(host + co, buf, off, bytes);
+            buf.writeTo(storage, host + co, off, bytes);
             return bytes;
         }
         long fileEnd = storage.size();
@@ -238,14 +346,14 @@ final class DataPath {
             // Reused space: only clusters the write covers completely may skip zeroing.
             if (co != 0 || (co + bytes) % cs != 0) {
                 byte[] c = new byte[k * cs];
-                System.arraycopy(buf, off, c, co, bytes);
+                buf.copyTo(off, c, co, bytes);
                 storage.write(newHost, c, 0, c.length);
             } else {
-                storage.write(newHost, buf, off, bytes);
+                buf.writeTo(storage, newHost, off, bytes);
             }
             image.needDataBarrier();
         } else {
-            storage.write(newHost + co, buf, off, bytes);
+            buf.writeTo(storage, newHost + co, off, bytes);
         }
         for (int i = 0; i < k; i++) {
             map.setEntry(t, l2i + i, (newHost + (long) i * cs) | L2Entry.COPIED, 0);

@@ -379,6 +379,39 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /**
+     * Reads {@code dst.remaining()} bytes into a buffer; with a direct buffer, data clusters are
+     * read from the file without an intermediate copy. Advances the buffer's position.
+     */
+    public void read(long offset, java.nio.ByteBuffer dst) throws IOException {
+        int len = dst.remaining();
+        checkRange(offset, len);
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            data.read(offset, dst, dst.position(), len);
+            dst.position(dst.position() + len);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Writes {@code src.remaining()} bytes from a buffer (direct: no intermediate copy). */
+    public void write(long offset, java.nio.ByteBuffer src) throws IOException {
+        int len = src.remaining();
+        checkWritable();
+        checkRange(offset, len);
+        lock.writeLock().lock();
+        try {
+            ensureOpen();
+            data.write(offset, src, src.position(), len);
+            src.position(src.position() + len);
+            writebackIfCacheFull();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
     public void write(long offset, byte[] buf, int off, int len) throws IOException {
         checkWritable();
         checkRange(offset, len);
