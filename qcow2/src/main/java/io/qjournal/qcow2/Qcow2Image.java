@@ -64,6 +64,7 @@ public final class Qcow2Image implements BlockDevice {
     private volatile boolean corrupt;
     /** An I/O error lost metadata on its way to disk: the image takes no more writes. */
     private volatile boolean failed;
+    private volatile String failure;
     private List<SnapshotInfo> snapshots = List.of();
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
@@ -404,9 +405,14 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            data.write(offset, src, src.position(), len);
-            src.position(src.position() + len);
-            writebackIfCacheFull();
+            try {
+                data.write(offset, src, src.position(), len);
+                src.position(src.position() + len);
+                writebackIfCacheFull();
+            } catch (IOException e) {
+                failStop(e);
+                throw e;
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -418,8 +424,13 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            data.write(offset, buf, off, len);
-            writebackIfCacheFull();
+            try {
+                data.write(offset, buf, off, len);
+                writebackIfCacheFull();
+            } catch (IOException e) {
+                failStop(e);
+                throw e;
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -432,8 +443,13 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            data.writeZeroes(offset, len);
-            writebackIfCacheFull();
+            try {
+                data.writeZeroes(offset, len);
+                writebackIfCacheFull();
+            } catch (IOException e) {
+                failStop(e);
+                throw e;
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -446,8 +462,13 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            data.discard(offset, len);
-            writebackIfCacheFull();
+            try {
+                data.discard(offset, len);
+                writebackIfCacheFull();
+            } catch (IOException e) {
+                failStop(e);
+                throw e;
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -463,8 +484,13 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            data.writeCompressed(offset, cluster);
-            writebackIfCacheFull();
+            try {
+                data.writeCompressed(offset, cluster);
+                writebackIfCacheFull();
+            } catch (IOException e) {
+                failStop(e);
+                throw e;
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -703,7 +729,7 @@ public final class Qcow2Image implements BlockDevice {
         } catch (IOException | RuntimeException e) {
             // The collected metadata left the caches but may not be on disk: fail-stop. Nothing
             // more is written, and close leaves a journal (if any) for the next open to replay.
-            failed = true;
+            failStop(e);
             throw e;
         }
         lastCommitNanos = System.nanoTime();
@@ -823,6 +849,61 @@ public final class Qcow2Image implements BlockDevice {
         } finally {
             lock.writeLock().unlock();
         }
+    }
+
+    /**
+     * Stops the image after an I/O error while writing: the caches may now hold allocations
+     * whose data or metadata never reached the disk, so nothing more is written (a journal, if
+     * any, stays for the next open to replay).
+     */
+    private void failStop(Exception e) {
+        if (!failed) {
+            String m = e.getMessage();
+            failure = (m == null ? e.getClass().getSimpleName() : m.replace(file + ": ", ""));
+            failed = true;
+        }
+    }
+
+    /** Why the image stopped taking writes after an I/O error, or null while it is healthy. */
+    public String failure() {
+        return failed ? failure : null;
+    }
+
+    /**
+     * True while metadata updates are not yet in their final places: cached updates not yet
+     * committed, or committed journal transactions not yet checkpointed.
+     */
+    public boolean isDirty() {
+        lock.readLock().lock();
+        try {
+            if (closed || !writable) {
+                return false;
+            }
+            boolean cached = map.hasDirty() || refcounts.hasDirty();
+            return journalWriter == null ? cached
+                    : cached || journalWriter.hasPending() || journalWriter.hasUnsynced();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Journal transactions not yet checkpointed, counting the open one if it holds updates. */
+    public int pendingTransactions() {
+        lock.readLock().lock();
+        try {
+            if (closed || journalWriter == null) {
+                return 0;
+            }
+            boolean open = map.hasDirty() || refcounts.hasDirty() || journalWriter.hasPending();
+            return journalWriter.unsyncedTransactions() + (open ? 1 : 0);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Whether the image runs with a live journal. */
+    public boolean journalEnabled() {
+        return journalWriter != null;
     }
 
     private void writeHeader(Header nh) throws IOException {

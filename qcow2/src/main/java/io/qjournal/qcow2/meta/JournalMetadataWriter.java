@@ -299,6 +299,11 @@ public final class JournalMetadataWriter implements MetadataWriter {
         return live > 0;
     }
 
+    /** Committed transactions not yet checkpointed. */
+    public int unsyncedTransactions() {
+        return live;
+    }
+
     public long commits() {
         return commits;
     }
