@@ -40,6 +40,9 @@ public interface ManagedImage {
 
     int pendingTransactions();
 
+    /** True when opening the image replayed a dirty journal (the daemon or host had crashed). */
+    boolean replayedAtOpen();
+
     /** "OK" or "FAILED: reason". */
     String health();
 
