@@ -1,0 +1,277 @@
+package io.qjournal.daemon;
+
+import io.qjournal.daemon.nbd.NbdServer;
+import io.qjournal.jmx.JmxAgent;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import sun.misc.Signal;
+
+/**
+ * qjournald: opens every configured image (replaying dirty journals), starts the NBD server and
+ * the JMX connector, tells systemd it is ready, and on SIGTERM stops accepting, lets requests in
+ * flight finish and closes every image cleanly before exiting with status 0.
+ *
+ * <p>Exit status: 0 after a clean stop, 1 when an image, listener or clean close failed, 2 for
+ * bad flags or config.
+ */
+public final class Qjournald {
+    /** Requests in flight get this long to finish after SIGTERM before connections are cut. */
+    static final Duration REQUEST_GRACE = Duration.ofSeconds(20);
+    /** Whole stop, under the unit's TimeoutStopSec=120 so systemd never has to SIGKILL. */
+    static final Duration STOP_TIMEOUT = Duration.ofSeconds(
+            Long.getLong("qjournald.stopTimeoutSeconds", 100));
+    static final int MAX_CONNECTIONS = 1024;
+    static final int MAX_PAYLOAD = 32 << 20;
+
+    private final DaemonConfig config;
+    private final ImageRegistry registry = new ImageRegistry();
+    private final SdNotify notify = new SdNotify();
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final AtomicInteger signals = new AtomicInteger();
+    private volatile String stopReason = "stop requested";
+    private NbdServer nbd;
+    private JmxAgent jmx;
+    private ScheduledExecutorService poller;
+
+    private Qjournald(DaemonConfig config) {
+        this.config = config;
+    }
+
+    public static void main(String[] args) {
+        DaemonConfig c;
+        try {
+            c = DaemonConfig.parse(args);
+        } catch (ConfigException e) {
+            System.err.println("qjournald: " + e.getMessage() + " (see qjournald --help)");
+            System.exit(2);
+            return;
+        }
+        switch (c.action) {
+            case HELP:
+                System.out.print(DaemonConfig.usage());
+                System.exit(0);
+                return;
+            case VERSION:
+                System.out.println("qjournald " + version());
+                System.exit(0);
+                return;
+            default:
+                break;
+        }
+        Log.setDebug(c.debug);
+        int status;
+        try {
+            status = new Qjournald(c).run();
+        } catch (ConfigException e) {
+            Log.info(e.getMessage());
+            status = 2;
+        } catch (Throwable t) {
+            Log.error(null, "fatal: " + Log.reason(t), t);
+            status = 1;
+        }
+        System.exit(status);
+    }
+
+    public static String version() {
+        String v = Qjournald.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    private int run() throws ConfigException, InterruptedException {
+        installSignalHandlers();
+        List<ImageSpec> specs = resolveImages(config);
+        Log.info("qjournald " + version() + " starting: " + specs.size() + " image(s)"
+                + (config.configFile == null ? "" : ", config " + config.configFile));
+        boolean ok = true;
+        try {
+            for (ImageSpec spec : specs) {
+                if (stopRequested.getCount() == 0) {
+                    break;
+                }
+                try {
+                    registry.open(spec);
+                } catch (IOException | RuntimeException e) {
+                    Log.error(spec.name(), "cannot open " + spec.path() + ": " + Log.reason(e), e);
+                    return stopAfterFailedStart();
+                }
+            }
+            if (stopRequested.getCount() != 0 && !startListeners()) {
+                return stopAfterFailedStart();
+            }
+            if (stopRequested.getCount() != 0) {
+                poller = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "qjournald-poll");
+                    t.setDaemon(true);
+                    return t;
+                });
+                poller.scheduleWithFixedDelay(this::poll, 1, 1, TimeUnit.SECONDS);
+                // Only now: every image is open (journals replayed) and both listeners accept.
+                notify.send("READY=1\nSTATUS=serving " + registry.size() + " image(s)");
+                Log.info("ready: " + registry.size() + " image(s), NBD on " + registry.nbdAddress()
+                        + (jmx == null ? ", JMX off" : ", JMX on " + jmx.address()));
+            }
+            stopRequested.await();
+        } finally {
+            ok = shutdown();
+        }
+        return ok ? 0 : 1;
+    }
+
+    private int stopAfterFailedStart() {
+        shutdown();
+        return 1;
+    }
+
+    private void poll() {
+        try {
+            registry.poll();
+        } catch (RuntimeException e) {
+            Log.error(null, "poll: " + Log.reason(e), e);
+        }
+    }
+
+    private boolean startListeners() {
+        String where = "";
+        try {
+            where = "NBD";
+            nbd = new NbdServer(registry, new NbdServer.Config(config.nbd, config.nbdSocket, MAX_CONNECTIONS,
+                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), Log::info));
+            nbd.start();
+            registry.attach(nbd, nbdAddress());
+            if (config.jmx != null) {
+                where = "JMX";
+                jmx = JmxAgent.start(new JmxAgent.Config(config.jmx.getHostString(), config.jmx.getPort(),
+                        config.jmxPasswordFile, config.jmxAccessFile, config.jmxNoAuth), registry);
+                registry.attach(jmx);
+            }
+            return true;
+        } catch (Exception e) {
+            Log.error(null, "cannot start " + where + ": " + Log.reason(e), e);
+            return false;
+        }
+    }
+
+    private String nbdAddress() {
+        List<String> parts = new ArrayList<>();
+        InetSocketAddress tcp = nbd.tcpAddress();
+        if (tcp != null) {
+            parts.add(tcp.getAddress().getHostAddress() + ":" + tcp.getPort());
+        }
+        if (config.nbdSocket != null) {
+            parts.add("unix:" + config.nbdSocket);
+        }
+        return String.join(" ", parts);
+    }
+
+    /**
+     * STOPPING=1, stop accepting, let requests in flight finish, close every image cleanly.
+     * Returns false when an image could not be closed cleanly.
+     */
+    private boolean shutdown() {
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(STOP_TIMEOUT.toMillis());
+                Log.info("stop did not finish within " + STOP_TIMEOUT.toSeconds() + " s; exiting now (images"
+                        + " not yet closed keep their journal, which the next start replays)");
+                Runtime.getRuntime().halt(1);
+            } catch (InterruptedException e) {
+                // stopped in time
+            }
+        }, "qjournald-stop-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        notify.send("STOPPING=1");
+        Log.info("stopping (" + stopReason + ")");
+        if (poller != null) {
+            poller.shutdownNow();
+        }
+        if (nbd != null) {
+            try {
+                nbd.stopAccepting();
+                nbd.shutdown(REQUEST_GRACE);
+            } catch (RuntimeException e) {
+                Log.error(null, "NBD shutdown: " + Log.reason(e), e);
+            }
+        }
+        boolean ok = registry.closeAll();
+        if (jmx != null) {
+            try {
+                jmx.close();
+            } catch (RuntimeException e) {
+                Log.error(null, "JMX close: " + Log.reason(e), e);
+            }
+        }
+        if (nbd != null) {
+            nbd.close();
+        }
+        notify.close();
+        Log.info(ok ? "stopped; every image closed cleanly" : "stopped; some images were not closed cleanly");
+        watchdog.interrupt();
+        return ok;
+    }
+
+    private void installSignalHandlers() {
+        for (String name : new String[] {"TERM", "INT"}) {
+            Signal.handle(new Signal(name), sig -> {
+                if (signals.incrementAndGet() == 1) {
+                    stopReason = "SIG" + sig.getName();
+                    stopRequested.countDown();
+                } else {
+                    // The journal keeps every acknowledged flush: what is not closed yet is replayed
+                    // at the next start, exactly as after a crash.
+                    Log.info("second SIG" + sig.getName() + ": exiting now; images not yet closed keep their"
+                            + " journal for the next start to replay");
+                    Runtime.getRuntime().halt(1);
+                }
+            });
+        }
+    }
+
+    /** --image entries plus every *.qcow2 of each --image-dir; names must be unique. */
+    static List<ImageSpec> resolveImages(DaemonConfig c) throws ConfigException {
+        Map<String, ImageSpec> out = new LinkedHashMap<>();
+        for (ImageSpec s : c.images) {
+            out.put(s.name(), s);
+        }
+        for (Path dir : c.imageDirs) {
+            if (!Files.isDirectory(dir)) {
+                throw new ConfigException("image-dir " + dir + ": not a directory");
+            }
+            List<Path> files = new ArrayList<>();
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.qcow2")) {
+                for (Path p : ds) {
+                    if (Files.isRegularFile(p)) {
+                        files.add(p);
+                    }
+                }
+            } catch (IOException e) {
+                throw new ConfigException("image-dir " + dir + ": cannot list (" + Log.reason(e) + ")");
+            }
+            files.sort(null);
+            for (Path p : files) {
+                String file = p.getFileName().toString();
+                String name = file.substring(0, file.length() - ".qcow2".length());
+                ImageSpec s = ImageSpec.of(name, p, false);
+                ImageSpec prev = out.putIfAbsent(name, s);
+                if (prev != null) {
+                    throw new ConfigException("image name '" + name + "' from image-dir " + dir
+                            + " is already used by " + prev.path());
+                }
+            }
+        }
+        return new ArrayList<>(out.values());
+    }
+}
