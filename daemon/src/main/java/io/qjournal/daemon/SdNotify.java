@@ -9,7 +9,6 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainDatagramPacket;
 import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -53,15 +52,15 @@ public final class SdNotify implements AutoCloseable {
             throw new IllegalStateException("native epoll unavailable: " + Epoll.unavailabilityCause());
         }
         if (channel == null) {
+            // Abstract socket names start with a NUL byte in sockaddr_un; systemd writes it as '@'.
+            String path = socket.startsWith("@") ? "\0" + socket.substring(1) : socket;
             group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+            // A connected datagram socket: an unconnected one counts as inactive in Netty.
             channel = new Bootstrap().group(group).channel(EpollDomainDatagramChannel.class)
-                    .handler(new ChannelInboundHandlerAdapter()).register().sync().channel();
+                    .handler(new ChannelInboundHandlerAdapter()).connect(new DomainSocketAddress(path))
+                    .sync().channel();
         }
-        // Abstract socket names start with a NUL byte in sockaddr_un; systemd writes it as '@'.
-        String path = socket.startsWith("@") ? "\0" + socket.substring(1) : socket;
-        channel.writeAndFlush(new DomainDatagramPacket(
-                Unpooled.copiedBuffer(state, StandardCharsets.UTF_8), new DomainSocketAddress(path)))
-                .sync();
+        channel.writeAndFlush(Unpooled.copiedBuffer(state, StandardCharsets.UTF_8)).sync();
     }
 
     private void sendCommand(String state) {
