@@ -1,0 +1,323 @@
+package io.qjournal.jmx;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.rmi.NoSuchObjectException;
+import java.rmi.registry.LocateRegistry;
+import java.rmi.registry.Registry;
+import java.rmi.server.UnicastRemoteObject;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.management.InstanceAlreadyExistsException;
+import javax.management.JMException;
+import javax.management.MBeanServer;
+import javax.management.MalformedObjectNameException;
+import javax.management.ObjectName;
+import javax.management.remote.JMXConnectorServer;
+import javax.management.remote.JMXConnectorServerFactory;
+import javax.management.remote.JMXServiceURL;
+import javax.management.remote.rmi.RMIConnectorServer;
+
+/**
+ * The daemon's JMX face: the Daemon and Image MXBeans on the platform MBean server (so jconsole
+ * also shows heap and threads) and a remote RMI connector that jconsole and jmxterm reach as
+ * {@code HOST:PORT}, with the RMI registry and the connector on that one port, bound to HOST
+ * only, authenticated with the JDK's password and access file formats.
+ */
+public final class JmxAgent implements AutoCloseable {
+    /** Poll period for Dirty/Health changes: the engine has no listeners. */
+    static final long POLL_MILLIS = 250;
+
+    public static final String DAEMON_OBJECT_NAME = "qjournal:type=Daemon";
+
+    /**
+     * Where and how to listen. {@code port} 0 picks a free port. Without {@code noAuth} a
+     * password file is required; the access file is optional (absent: every authenticated
+     * user may read and write). {@code noAuth} is accepted only with a loopback host.
+     */
+    public record Config(String host, int port, Path passwordFile, Path accessFile, boolean noAuth) {}
+
+    private final MBeanServer server;
+    private final ObjectName daemonName;
+    private final String address;
+    private final JMXServiceURL serviceUrl;
+    private final Map<String, ImageBean> images = new ConcurrentHashMap<>();
+    private Registry registry;
+    private JMXConnectorServer connector;
+    private ScheduledExecutorService poller;
+    private volatile boolean closed;
+    private boolean daemonRegistered;
+
+    private JmxAgent(MBeanServer server, ObjectName daemonName, String address, JMXServiceURL serviceUrl) {
+        this.server = server;
+        this.daemonName = daemonName;
+        this.address = address;
+        this.serviceUrl = serviceUrl;
+    }
+
+    /**
+     * Validates the config, registers the daemon bean, and starts the RMI registry and
+     * connector server on the one port. Every refusal is an IOException with a one-line
+     * message: a password file readable by group or others is refused as the JDK does
+     * ("PATH: password file must be readable only by its owner"), noAuth with a non-loopback
+     * host, a port in use.
+     */
+    public static JmxAgent start(Config config, ManagedDaemon daemon) throws IOException {
+        if (config == null || daemon == null) {
+            throw new IllegalArgumentException("JMX agent needs a config and a daemon");
+        }
+        InetAddress host = checkConfig(config);
+        // Stubs carry the host clients must call back; without this RMI names whatever
+        // InetAddress.getLocalHost() says, which we may not even listen on. An operator's own
+        // -Djava.rmi.server.hostname (e.g. behind NAT) wins.
+        if (!host.isAnyLocalAddress() && System.getProperty("java.rmi.server.hostname") == null) {
+            System.setProperty("java.rmi.server.hostname", host.getHostAddress());
+        }
+        HostBoundSocketFactory ssf = new HostBoundSocketFactory(host);
+        Registry registry;
+        try {
+            registry = LocateRegistry.createRegistry(config.port(), null, ssf);
+        } catch (IOException e) {
+            throw new IOException("JMX: cannot listen on " + hostPort(config.host(), config.port()) + ": "
+                    + rootMessage(e));
+        }
+        int port = config.port() != 0 ? config.port() : ssf.lastBoundPort();
+        String hostPort = hostPort(host.getHostAddress(), port);
+        JMXServiceURL exportUrl =
+                new JMXServiceURL("service:jmx:rmi://" + hostPort + "/jndi/rmi://" + hostPort + "/jmxrmi");
+        JMXServiceURL clientUrl = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://" + hostPort + "/jmxrmi");
+
+        MBeanServer mbs = ManagementFactory.getPlatformMBeanServer();
+        JmxAgent agent = new JmxAgent(mbs, objectName(DAEMON_OBJECT_NAME), hostPort, clientUrl);
+        agent.registry = registry;
+        try {
+            agent.registerDaemon(daemon);
+            Map<String, Object> env = new HashMap<>();
+            env.put(RMIConnectorServer.RMI_SERVER_SOCKET_FACTORY_ATTRIBUTE, ssf);
+            env.put("jmx.remote.jndi.rebind", "true");
+            if (!config.noAuth()) {
+                env.put("jmx.remote.x.password.file", config.passwordFile().toString());
+                if (config.accessFile() != null) {
+                    env.put("jmx.remote.x.access.file", config.accessFile().toString());
+                }
+            }
+            agent.connector = JMXConnectorServerFactory.newJMXConnectorServer(exportUrl, env, mbs);
+            try {
+                agent.connector.start();
+            } catch (IllegalArgumentException e) {
+                // The JDK reports an unparsable access file this way.
+                throw new IOException(config.accessFile() + ": " + rootMessage(e));
+            } catch (IOException e) {
+                throw new IOException("JMX: cannot start the connector on " + hostPort + ": " + rootMessage(e));
+            }
+            agent.poller = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "qjournal-jmx-poll");
+                t.setDaemon(true);
+                return t;
+            });
+            agent.poller.scheduleWithFixedDelay(agent::pollAll, POLL_MILLIS, POLL_MILLIS, TimeUnit.MILLISECONDS);
+            return agent;
+        } catch (IOException | RuntimeException e) {
+            agent.close();
+            throw e;
+        }
+    }
+
+    private static InetAddress checkConfig(Config config) throws IOException {
+        if (config.host() == null || config.host().isBlank()) {
+            throw new IOException("JMX: no listen address given");
+        }
+        if (config.port() < 0 || config.port() > 65535) {
+            throw new IOException("JMX: port " + config.port() + " out of range 0-65535");
+        }
+        InetAddress host;
+        try {
+            host = InetAddress.getByName(config.host());
+        } catch (UnknownHostException e) {
+            throw new IOException("JMX: unknown host " + config.host());
+        }
+        if (config.noAuth()) {
+            if (!host.isLoopbackAddress()) {
+                throw new IOException("JMX: authentication can be turned off only on a loopback address, not "
+                        + config.host());
+            }
+            return host;
+        }
+        Path pw = config.passwordFile();
+        if (pw == null) {
+            throw new IOException("JMX: authentication needs a password file"
+                    + " (or no authentication on a loopback address)");
+        }
+        if (!Files.isRegularFile(pw) || !Files.isReadable(pw)) {
+            throw new IOException(pw + ": cannot read password file");
+        }
+        PosixFileAttributeView view = Files.getFileAttributeView(pw, PosixFileAttributeView.class);
+        if (view != null) {
+            Set<PosixFilePermission> others = EnumSet.of(
+                    PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
+                    PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_READ,
+                    PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
+            others.retainAll(view.readAttributes().permissions());
+            if (!others.isEmpty()) {
+                throw new IOException(pw + ": password file must be readable only by its owner");
+            }
+        }
+        Path access = config.accessFile();
+        if (access != null && (!Files.isRegularFile(access) || !Files.isReadable(access))) {
+            throw new IOException(access + ": cannot read access file");
+        }
+        return host;
+    }
+
+    private void registerDaemon(ManagedDaemon daemon) throws IOException {
+        DaemonBean bean = new DaemonBean(daemon);
+        try {
+            server.registerMBean(new DescribedMBean<>(bean, DaemonMXBean.class,
+                    new javax.management.NotificationBroadcasterSupport(), "The qjournald daemon",
+                    DaemonBean.DESCRIPTIONS, DaemonBean.PARAMETER_NAMES), daemonName);
+            daemonRegistered = true;
+        } catch (InstanceAlreadyExistsException e) {
+            throw new IOException("JMX: " + DAEMON_OBJECT_NAME + " is already registered in this JVM");
+        } catch (JMException e) {
+            throw new IllegalStateException("JMX: cannot register " + DAEMON_OBJECT_NAME + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The ObjectName of an image's bean: {@code qjournal:type=Image,name=NAME}, quoted if needed. */
+    public static ObjectName imageObjectName(String name) {
+        boolean special = name.isEmpty() || !name.equals(name.strip());
+        for (int i = 0; i < name.length() && !special; i++) {
+            special = ",=:\"*?\\\n".indexOf(name.charAt(i)) >= 0;
+        }
+        return objectName("qjournal:type=Image,name=" + (special ? ObjectName.quote(name) : name));
+    }
+
+    private static ObjectName objectName(String s) {
+        try {
+            return new ObjectName(s);
+        } catch (MalformedObjectNameException e) {
+            throw new IllegalArgumentException("bad JMX name " + s + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Registers the Image bean of an open image.
+     *
+     * @throws IllegalStateException if an image of that name is registered already
+     */
+    public void register(ManagedImage image) {
+        String name = image.name();
+        ObjectName on = imageObjectName(name);
+        ImageBean bean = new ImageBean(image, on, () -> unregister(name));
+        if (images.putIfAbsent(name, bean) != null) {
+            throw new IllegalStateException("JMX: image " + name + " is already registered");
+        }
+        try {
+            server.registerMBean(new DescribedMBean<>(bean, ImageMXBean.class, bean.emitter(),
+                    "A qcow2 image served by qjournald", ImageBean.DESCRIPTIONS, Map.of()), on);
+        } catch (JMException e) {
+            images.remove(name, bean);
+            throw new IllegalStateException("JMX: cannot register " + on + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Removes an image's bean; does nothing if it is not registered. */
+    public void unregister(String name) {
+        ImageBean bean = images.remove(name);
+        if (bean != null) {
+            try {
+                server.unregisterMBean(imageObjectName(name));
+            } catch (JMException e) {
+                // already gone: nothing to undo
+            }
+        }
+    }
+
+    /** Re-reads Dirty and Health of an image now and notifies on change (after an operation). */
+    public void refresh(String name) {
+        ImageBean bean = images.get(name);
+        if (bean != null) {
+            bean.poll();
+        }
+    }
+
+    private void pollAll() {
+        for (ImageBean bean : images.values()) {
+            try {
+                bean.poll();
+            } catch (RuntimeException e) {
+                // One image's bad getter must not stop the notifications of the others.
+            }
+        }
+    }
+
+    /** "HOST:PORT" that jconsole and jmxterm use (the actual port when started with 0). */
+    public String address() {
+        return address;
+    }
+
+    /** {@code service:jmx:rmi:///jndi/rmi://HOST:PORT/jmxrmi}, for JMXConnectorFactory. */
+    public JMXServiceURL serviceUrl() {
+        return serviceUrl;
+    }
+
+    /** Stops the connector and the registry (freeing the port) and unregisters every bean. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (poller != null) {
+            poller.shutdownNow();
+        }
+        if (connector != null) {
+            try {
+                connector.stop();
+            } catch (IOException e) {
+                // stopping anyway; clients see their connection end
+            }
+        }
+        if (registry != null) {
+            try {
+                UnicastRemoteObject.unexportObject(registry, true);
+            } catch (NoSuchObjectException e) {
+                // not exported: nothing to free
+            }
+        }
+        for (String name : images.keySet()) {
+            unregister(name);
+        }
+        if (daemonRegistered) {
+            try {
+                server.unregisterMBean(daemonName);
+            } catch (JMException e) {
+                // already gone
+            }
+        }
+    }
+
+    private static String hostPort(String host, int port) {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+    }
+}
