@@ -114,14 +114,10 @@ public final class ImageRegistry implements NbdExports, ManagedDaemon {
         }
     }
 
-    /** Periodic: picks up failures of background commits and lets JMX see Dirty changes. */
+    /** Periodic: picks up failures of background commits (JMX polls Dirty itself). */
     void poll() {
-        JmxAgent agent = jmx;
         for (ServedImage s : images.values()) {
             s.pollEngineFailure();
-            if (agent != null) {
-                agent.refresh(s.name());
-            }
         }
     }
 
