@@ -1,0 +1,465 @@
+package io.qjournal.daemon.nbd;
+
+import static io.qjournal.daemon.nbd.NbdProtocol.*;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client connection: frames the byte stream, runs the handshake on the event loop and hands
+ * transmission requests to {@link NbdRequests} on the worker pool. All fields but the marked
+ * ones are confined to the channel's event loop.
+ *
+ * <p>Backpressure: a request counts as in flight from decoding until its reply is written to
+ * the socket; beyond {@link #MAX_IN_FLIGHT} requests or {@link #MAX_IN_FLIGHT_BYTES} the
+ * connection stops reading, so a client that floods requests or never reads its replies holds
+ * a bounded amount of memory.
+ */
+final class NbdConnection extends ChannelInboundHandlerAdapter {
+    static final int MAX_OPTION_LENGTH = 16 * 1024;
+    static final int MAX_OPTIONS = 4096;
+    static final int MAX_IN_FLIGHT = 64;
+    static final long MAX_IN_FLIGHT_BYTES = 64L << 20;
+    /** Accounting cost of a request beyond its data (headers, bookkeeping). */
+    static final int REQUEST_OVERHEAD = 64;
+
+    private enum Phase { CLIENT_FLAGS, OPTIONS, TRANSMISSION, CLOSED }
+
+    private final NbdServer server;
+    private ChannelHandlerContext ctx;
+    private ByteBuf in;
+    private Phase phase = Phase.CLIENT_FLAGS;
+    private boolean admitted;
+    private boolean noZeroes;
+    private boolean structured;
+    private String metaExport;
+    private int optionCount;
+    private ScheduledFuture<?> handshakeTimer;
+    private String peer = "?";
+
+    private volatile NbdExport export;
+    private volatile NbdRequests requests;
+    private int inFlight;
+    private long inFlightBytes;
+    private boolean paused;
+    private boolean draining;
+    /** Export calls started and not yet returned (touched by workers). */
+    final AtomicInteger running = new AtomicInteger();
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
+
+    NbdConnection(NbdServer server) {
+        this.server = server;
+    }
+
+    NbdExport export() {
+        return export;
+    }
+
+    String peer() {
+        return peer;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        SocketAddress remote = ctx.channel().remoteAddress();
+        peer = remote instanceof InetSocketAddress isa ? isa.getAddress().getHostAddress() + ":" + isa.getPort()
+                : "unix-client";
+        if (!server.admit(this)) {
+            server.log("NBD: refused client " + peer + ": " + server.config().maxConnections() + " connections open");
+            phase = Phase.CLOSED;
+            ctx.close();
+            return;
+        }
+        admitted = true;
+        ByteBuf out = ctx.alloc().buffer(18);
+        out.writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
+        ctx.writeAndFlush(out);
+        handshakeTimer = ctx.executor().schedule(() -> {
+            if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
+                protocolError("handshake not finished within " + NbdServer.HANDSHAKE_TIMEOUT.toSeconds() + " s");
+            }
+        }, NbdServer.HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf buf) || phase == Phase.CLOSED) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        in = in == null ? buf : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), in, buf);
+        process();
+    }
+
+    /** Decodes as much buffered input as the phase and the in-flight limits allow. */
+    private void process() {
+        try {
+            while (in != null && !paused && !draining) {
+                boolean progress = switch (phase) {
+                    case CLIENT_FLAGS -> decodeClientFlags();
+                    case OPTIONS -> decodeOption();
+                    case TRANSMISSION -> decodeRequest();
+                    case CLOSED -> false;
+                };
+                if (!progress) {
+                    break;
+                }
+            }
+        } finally {
+            if (phase == Phase.OPTIONS || phase == Phase.CLOSED) {
+                ctx.flush();
+            }
+            compact();
+        }
+    }
+
+    private void compact() {
+        if (in == null) {
+            return;
+        }
+        if (!in.isReadable() || phase == Phase.CLOSED) {
+            in.release();
+            in = null;
+        } else if (in.refCnt() == 1 && in.readerIndex() > 64 * 1024) {
+            // Only when no WRITE payload slice still shares the buffer: moving bytes would corrupt it.
+            in.discardSomeReadBytes();
+        }
+    }
+
+    private boolean decodeClientFlags() {
+        if (in.readableBytes() < 4) {
+            return false;
+        }
+        long flags = in.readUnsignedInt();
+        if ((flags & ~(long) (FLAG_C_FIXED_NEWSTYLE | FLAG_C_NO_ZEROES)) != 0) {
+            protocolError("unknown client flags 0x" + Long.toHexString(flags));
+            return false;
+        }
+        noZeroes = (flags & FLAG_C_NO_ZEROES) != 0;
+        phase = Phase.OPTIONS;
+        return true;
+    }
+
+    private boolean decodeOption() {
+        if (!ctx.channel().isWritable()) {
+            // The client sends options without reading our replies: stop until it catches up.
+            pause();
+            return false;
+        }
+        if (in.readableBytes() < 16) {
+            return false;
+        }
+        int ri = in.readerIndex();
+        if (in.getLong(ri) != IHAVEOPT) {
+            protocolError("bad option magic");
+            return false;
+        }
+        int option = in.getInt(ri + 8);
+        long length = in.getUnsignedInt(ri + 12);
+        if (length > MAX_OPTION_LENGTH) {
+            protocolError("option " + option + " with " + length + " bytes of data (limit " + MAX_OPTION_LENGTH + ")");
+            return false;
+        }
+        if (in.readableBytes() < 16 + length) {
+            return false;
+        }
+        if (++optionCount > MAX_OPTIONS) {
+            protocolError("more than " + MAX_OPTIONS + " options");
+            return false;
+        }
+        in.skipBytes(16);
+        ByteBuf data = in.readSlice((int) length);
+        NbdHandshake.Result r = NbdHandshake.handle(this, ctx, option, data);
+        switch (r) {
+            case CONTINUE -> {
+            }
+            case ABORT -> {
+                ctx.flush();
+                phase = Phase.CLOSED;
+                ctx.close();
+                return false;
+            }
+            case DISCONNECT -> {
+                phase = Phase.CLOSED;
+                ctx.close();
+                return false;
+            }
+            case TRANSMISSION -> {
+                ctx.flush();
+                return true;
+            }
+        }
+        return true;
+    }
+
+    // ---- handshake state, for NbdHandshake ----
+
+    NbdServer server() {
+        return server;
+    }
+
+    boolean noZeroes() {
+        return noZeroes;
+    }
+
+    boolean structured() {
+        return structured;
+    }
+
+    void setStructured() {
+        structured = true;
+    }
+
+    String metaExport() {
+        return metaExport;
+    }
+
+    void setMetaExport(String name) {
+        metaExport = name;
+    }
+
+    /** Called by the handshake once the export is chosen (GO or EXPORT_NAME). */
+    void enterTransmission(NbdExport chosen, String name, int maxPayload) {
+        if (handshakeTimer != null) {
+            handshakeTimer.cancel(false);
+        }
+        boolean meta = structured && name.equals(metaExport);
+        export = chosen;
+        requests = new NbdRequests(this, ctx, chosen, structured, meta, maxPayload);
+        phase = Phase.TRANSMISSION;
+        try {
+            chosen.clientAttached();
+        } catch (RuntimeException e) {
+            server.log("NBD: export " + chosen.name() + ": clientAttached failed: " + e);
+        }
+        server.log("NBD: client " + peer + " uses export " + chosen.name()
+                + (structured ? " (structured replies)" : ""));
+    }
+
+    // ---- transmission ----
+
+    private boolean decodeRequest() {
+        if (inFlight >= MAX_IN_FLIGHT || inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
+            pause();
+            return false;
+        }
+        if (in.readableBytes() < REQUEST_HEADER) {
+            return false;
+        }
+        int ri = in.readerIndex();
+        if (in.getInt(ri) != REQUEST_MAGIC) {
+            protocolError("bad request magic 0x" + Integer.toHexString(in.getInt(ri)));
+            return false;
+        }
+        int flags = in.getUnsignedShort(ri + 4);
+        int type = in.getUnsignedShort(ri + 6);
+        long cookie = in.getLong(ri + 8);
+        long offset = in.getLong(ri + 16);
+        long length = in.getUnsignedInt(ri + 24);
+        ByteBuf payload = null;
+        if (type == CMD_WRITE) {
+            if (length > requests.maxPayload()) {
+                // The payload cannot be skipped safely without reading it all: end the connection.
+                protocolError("WRITE of " + length + " bytes over the maximum payload " + requests.maxPayload());
+                return false;
+            }
+            if (in.readableBytes() < REQUEST_HEADER + length) {
+                return false;
+            }
+            in.skipBytes(REQUEST_HEADER);
+            payload = in.readRetainedSlice((int) length);
+        } else {
+            in.skipBytes(REQUEST_HEADER);
+        }
+        if (type == CMD_DISC) {
+            // Finish what is in flight, then close (NBD_CMD_DISC has no reply).
+            draining = true;
+            ctx.channel().config().setAutoRead(false);
+            closeIfIdle();
+            return false;
+        }
+        NbdRequests.Request r = new NbdRequests.Request(type, flags, cookie, offset, length, payload);
+        inFlight++;
+        inFlightBytes += r.cost();
+        requests.dispatch(r);
+        return true;
+    }
+
+    /** Runs an export call on the worker pool; false when the pool no longer accepts work. */
+    boolean submit(Runnable task) {
+        running.incrementAndGet();
+        try {
+            server.workers().execute(() -> {
+                try {
+                    task.run();
+                } finally {
+                    running.decrementAndGet();
+                }
+            });
+            return true;
+        } catch (RejectedExecutionException e) {
+            running.decrementAndGet();
+            return false;
+        }
+    }
+
+    /** A reply has been written (or failed to): event loop. */
+    void replied(NbdRequests.Request r) {
+        inFlight--;
+        inFlightBytes -= r.cost();
+        if (draining) {
+            closeIfIdle();
+        } else if (paused && inFlight < MAX_IN_FLIGHT && inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+            resume();
+        }
+    }
+
+    private void pause() {
+        if (!paused) {
+            paused = true;
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    private void resume() {
+        paused = false;
+        process();
+        if (!paused && !draining && phase != Phase.CLOSED) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (paused && phase == Phase.OPTIONS && ctx.channel().isWritable()) {
+            resume();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    private void closeIfIdle() {
+        if (inFlight == 0) {
+            phase = Phase.CLOSED;
+            ctx.close();
+        }
+    }
+
+    void protocolError(String message) {
+        if (phase != Phase.CLOSED) {
+            server.log("NBD: client " + peer + exportSuffix() + ": " + message + "; disconnecting");
+            phase = Phase.CLOSED;
+        }
+        ctx.close();
+    }
+
+    private String exportSuffix() {
+        NbdExport e = export;
+        return e == null ? "" : " (export " + e.name() + ")";
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (phase != Phase.CLOSED) {
+            String why = cause instanceof IOException ? cause.getMessage() : cause.toString();
+            server.log("NBD: client " + peer + exportSuffix() + ": " + why + "; disconnecting");
+            phase = Phase.CLOSED;
+        }
+        ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        phase = Phase.CLOSED;
+        if (handshakeTimer != null) {
+            handshakeTimer.cancel(false);
+        }
+        if (in != null) {
+            in.release();
+            in = null;
+        }
+        NbdExport e = export;
+        if (e != null) {
+            try {
+                e.clientDetached();
+            } catch (RuntimeException ex) {
+                server.log("NBD: export " + e.name() + ": clientDetached failed: " + ex);
+            }
+            server.log("NBD: client " + peer + " left export " + e.name());
+        }
+        if (admitted) {
+            server.release(this);
+        }
+        closed.complete(null);
+        ctx.fireChannelInactive();
+    }
+
+    // ---- lifecycle, any thread ----
+
+    /** Stops reading new requests; closes once the ones in flight are answered. */
+    void drain() {
+        if (ctx == null) {
+            return;
+        }
+        ctx.executor().execute(() -> {
+            draining = true;
+            ctx.channel().config().setAutoRead(false);
+            if (phase == Phase.TRANSMISSION) {
+                closeIfIdle();
+            } else {
+                phase = Phase.CLOSED;
+                ctx.close();
+            }
+        });
+    }
+
+    void closeNow(String reason) {
+        if (ctx != null && ctx.channel().isOpen()) {
+            server.log("NBD: closing client " + peer + exportSuffix() + ": " + reason);
+            ctx.channel().close();
+        }
+    }
+
+    void awaitClosed(long deadlineNanos) {
+        try {
+            closed.get(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            // the caller closes forcibly
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits until the channel is closed and no export call of this connection runs. */
+    void awaitIdle(long deadlineNanos) {
+        awaitClosed(deadlineNanos);
+        while (running.get() > 0 && System.nanoTime() < deadlineNanos) {
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    static String string(ByteBuf data, int length) {
+        String s = data.toString(data.readerIndex(), length, StandardCharsets.UTF_8);
+        data.skipBytes(length);
+        return s;
+    }
+}
