@@ -98,9 +98,11 @@ public final class ImageRegistry implements NbdExports, ManagedDaemon {
     }
 
     private static void closeOne(ServedImage s) throws IOException {
+        boolean journal = s.journalEnabled();
         try {
             s.closeImage();
-            Log.image(s.name(), "closed cleanly (journal committed, checkpointed and removed)");
+            Log.image(s.name(), s.readOnly() ? "closed" : journal
+                    ? "closed cleanly (journal committed, checkpointed and removed)" : "closed cleanly (flushed)");
         } catch (IOException | RuntimeException e) {
             Log.error(s.name(), "close: " + Log.reason(e), e);
             throw e;

@@ -65,10 +65,9 @@ public final class ServedImage implements NbdExport, ManagedImage {
         Qcow2Image img = Qcow2Image.open(spec.path(), o);
         ServedImage s = new ServedImage(spec, img, onHealthChange, onClose);
         if (s.replayed) {
-            JournalStatus st = img.journalStatusAtOpen();
-            long tx = Math.max(0, st.committedSeq() - st.syncedSeq());
-            Log.image(spec.name(), spec.name() + ": replayed dirty journal (" + tx + " transactions, "
-                    + st.usedBytes() + " bytes)");
+            // The engine reports the replayed ring bytes, not a transaction count.
+            Log.image(spec.name(), "replayed dirty journal (" + img.journalStatusAtOpen().usedBytes()
+                    + " bytes of committed transactions) from " + spec.path());
         }
         return s;
     }

@@ -84,7 +84,7 @@ class NotifyReadyIT {
                 assertTrue(ready.nbdAccepted(), "READY=1 before the NBD port accepted");
                 assertTrue(ready.jmxAccepted(), "READY=1 before the JMX port accepted");
                 String log = d.output();
-                assertTrue(log.contains("dirty: replayed dirty journal"), log);
+                assertTrue(log.contains("[image dirty] replayed dirty journal ("), log);
                 int replayAt = log.indexOf("replayed dirty journal");
                 assertTrue(replayAt < log.indexOf("qjournald: ready:"), "replay must precede readiness:\n" + log);
 
@@ -100,6 +100,7 @@ class NotifyReadyIT {
                 Message stopping = messages.poll(10, TimeUnit.SECONDS);
                 assertNotNull(stopping, "no STOPPING=1 on SIGTERM");
                 assertEquals("STOPPING=1", stopping.text());
+                System.out.println(d.output());
                 assertTrue(d.output().contains("stopped; every image closed cleanly"), d.output());
             }
             listener.close().sync();
