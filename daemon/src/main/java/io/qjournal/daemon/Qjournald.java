@@ -95,44 +95,56 @@ public final class Qjournald {
         List<ImageSpec> specs = resolveImages(config);
         Log.info("qjournald " + version() + " starting: " + specs.size() + " image(s)"
                 + (config.configFile == null ? "" : ", config " + config.configFile));
-        boolean ok = true;
+        boolean started = false;
+        boolean ok;
         try {
-            for (ImageSpec spec : specs) {
-                if (stopRequested.getCount() == 0) {
-                    break;
-                }
-                try {
-                    registry.open(spec);
-                } catch (IOException | RuntimeException e) {
-                    Log.error(spec.name(), "cannot open " + spec.path() + ": " + Log.reason(e), e);
-                    return stopAfterFailedStart();
-                }
+            started = start(specs);
+            if (started) {
+                stopRequested.await();
             }
-            if (stopRequested.getCount() != 0 && !startListeners()) {
-                return stopAfterFailedStart();
-            }
-            if (stopRequested.getCount() != 0) {
-                poller = Executors.newSingleThreadScheduledExecutor(r -> {
-                    Thread t = new Thread(r, "qjournald-poll");
-                    t.setDaemon(true);
-                    return t;
-                });
-                poller.scheduleWithFixedDelay(this::poll, 1, 1, TimeUnit.SECONDS);
-                // Only now: every image is open (journals replayed) and both listeners accept.
-                notify.send("READY=1\nSTATUS=serving " + registry.size() + " image(s)");
-                Log.info("ready: " + registry.size() + " image(s), NBD on " + registry.nbdAddress()
-                        + (jmx == null ? ", JMX off" : ", JMX on " + jmx.address()));
-            }
-            stopRequested.await();
         } finally {
+            if (!started) {
+                stopReason = "start failed";
+            }
             ok = shutdown();
         }
-        return ok ? 0 : 1;
+        return started && ok ? 0 : 1;
     }
 
-    private int stopAfterFailedStart() {
-        shutdown();
-        return 1;
+    /** Opens the images and starts the listeners; false when one failed (already logged). */
+    private boolean start(List<ImageSpec> specs) {
+        for (ImageSpec spec : specs) {
+            if (stopRequested.getCount() == 0) {
+                return true;
+            }
+            try {
+                registry.open(spec);
+            } catch (IOException | RuntimeException e) {
+                String reason = Log.reason(e);
+                String file = spec.path().toString();
+                Log.error(spec.name(), "cannot open " + (reason.startsWith(file) ? reason : file + ": " + reason), e);
+                return false;
+            }
+        }
+        if (stopRequested.getCount() == 0) {
+            return true;
+        }
+        if (!startListeners()) {
+            return false;
+        }
+        if (stopRequested.getCount() != 0) {
+            poller = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "qjournald-poll");
+                t.setDaemon(true);
+                return t;
+            });
+            poller.scheduleWithFixedDelay(this::poll, 1, 1, TimeUnit.SECONDS);
+            // Only now: every image is open (journals replayed) and both listeners accept.
+            notify.send("READY=1\nSTATUS=serving " + registry.size() + " image(s)");
+            Log.info("ready: " + registry.size() + " image(s), NBD on " + registry.nbdAddress()
+                    + (jmx == null ? ", JMX off" : ", JMX on " + jmx.address()));
+        }
+        return true;
     }
 
     private void poll() {
