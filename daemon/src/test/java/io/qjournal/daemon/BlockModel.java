@@ -14,10 +14,12 @@ import java.util.List;
 final class BlockModel {
     static final int BLOCK = 4096;
     private final List<Long>[] candidates;
+    private final long[] acked;
 
     @SuppressWarnings("unchecked")
     BlockModel(int blocks) {
         candidates = new List[blocks];
+        acked = new long[blocks];
         for (int i = 0; i < blocks; i++) {
             candidates[i] = new ArrayList<>(List.of(0L));
         }
@@ -64,6 +66,27 @@ final class BlockModel {
         List<Long> c = candidates[block];
         int at = c.indexOf(version);
         c.subList(0, at).clear();
+    }
+
+    /** A write was acknowledged (not yet durable). */
+    synchronized void acked(int block, long version) {
+        if (candidates[block].indexOf(version) > candidates[block].indexOf(acked[block])) {
+            acked[block] = version;
+        }
+    }
+
+    /**
+     * After a clean stop: the block holds its last acknowledged version or one sent after it
+     * (in flight when the connection ended); nothing acknowledged may be lost.
+     */
+    synchronized void verifyClean(int block, long version, String context) {
+        List<Long> c = candidates[block];
+        int at = c.indexOf(version);
+        int ack = c.indexOf(acked[block]);
+        if (at < 0 || at < ack) {
+            throw new AssertionError(context + ": block " + block + " reads version " + version
+                    + " after a clean stop, but version " + acked[block] + " was acknowledged (sent: " + c + ")");
+        }
     }
 
     /** A FLUSH completed: every acknowledged write of these blocks is durable (latest wins). */
