@@ -32,9 +32,12 @@ class DaemonLockingIT {
 
             List<String> second = List.of("--image", "other=" + img, "--nbd",
                     "127.0.0.1:" + DaemonProcess.freePort(), "--jmx", "off");
-            try (DaemonProcess d2 = DaemonProcess.start(dir.resolve("second.log"), Map.of(), second)) {
+            // As under systemd: JOURNAL_STREAM set, so the journal's own timestamps are the only ones.
+            try (DaemonProcess d2 = DaemonProcess.start(dir.resolve("second.log"),
+                    Map.of("JOURNAL_STREAM", "8:12345"), second)) {
                 assertEquals(1, d2.awaitExit(60), d2.output());
                 String out = d2.output();
+                assertTrue(out.lines().allMatch(l -> l.startsWith("qjournald: ")), "no timestamps:\n" + out);
                 assertTrue(out.contains("qjournald: [image other] cannot open " + img
                         + ": Failed to get \"write\" lock"), out);
                 assertEquals(1, out.lines().filter(l -> l.contains("cannot open")).count(),
