@@ -29,6 +29,8 @@ import javax.management.Notification;
 import javax.management.ObjectName;
 import javax.management.RuntimeMBeanException;
 import javax.management.remote.JMXConnector;
+import io.qjournal.qcow2.storage.FileStorage;
+import io.qjournal.qcow2.testsupport.FaultyStorage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -183,13 +185,59 @@ class JmxAgentTest {
     }
 
     private static AttributeChangeNotification nextDirty(BlockingQueue<Notification> q) throws InterruptedException {
+        return next(q, "Dirty");
+    }
+
+    private static AttributeChangeNotification next(BlockingQueue<Notification> q, String attribute)
+            throws InterruptedException {
         // Generous bound: notifications are pushed by a poller every 250 ms; this only stops a hang.
         Notification n = q.poll(20, TimeUnit.SECONDS);
         while (n != null && !(n instanceof AttributeChangeNotification
-                && ((AttributeChangeNotification) n).getAttributeName().equals("Dirty"))) {
+                && ((AttributeChangeNotification) n).getAttributeName().equals(attribute))) {
             n = q.poll(20, TimeUnit.SECONDS);
         }
         return (AttributeChangeNotification) n;
+    }
+
+    @Test
+    void anIoErrorTurnsHealthToFailedAndNotifies() throws Exception {
+        try (JmxFixture f = new JmxFixture(dir).start()) {
+            Path file = f.createImage("bad");
+            FaultyStorage storage = new FaultyStorage(FileStorage.open(file, true));
+            TestImage bad = TestImage.open("bad", file, storage, img -> f.agent.unregister(img.name()));
+            f.agent.register(bad);
+            TestImage good = f.open("good");
+            ObjectName on = JmxAgent.imageObjectName("bad");
+            try (JMXConnector c = f.connect(JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD)) {
+                MBeanServerConnection mbs = c.getMBeanServerConnection();
+                assertEquals("OK", mbs.getAttribute(on, "Health"));
+                BlockingQueue<Notification> got = new LinkedBlockingQueue<>();
+                mbs.addNotificationListener(on, (n, h) -> got.add(n), null, null);
+
+                storage.failFromNth("disk gone", FaultyStorage.Target.FLUSH, 1, FaultyStorage.Kind.EIO);
+                bad.write(0, new byte[4096]);
+                MBeanException e = assertThrows(MBeanException.class, () -> mbs.invoke(on, "forceSync", null, null));
+                assertEquals(IOException.class, e.getCause().getClass());
+                assertTrue(e.getCause().getMessage().startsWith("bad: "), e.getCause().getMessage());
+
+                AttributeChangeNotification h = next(got, "Health");
+                assertNotNull(h, "no Health notification after an I/O error");
+                assertEquals("OK", h.getOldValue());
+                assertTrue(((String) h.getNewValue()).startsWith("FAILED: "), (String) h.getNewValue());
+                assertEquals(h.getNewValue(), mbs.getAttribute(on, "Health"));
+                // The other image is untouched.
+                assertEquals("OK", mbs.getAttribute(JmxAgent.imageObjectName("good"), "Health"));
+                good.write(0, new byte[4096]);
+                mbs.invoke(JmxAgent.imageObjectName("good"), "forceSync", null, null);
+            } finally {
+                try {
+                    bad.image.close();
+                } catch (IOException expected) {
+                    // a failed image may refuse a clean close
+                }
+                storage.close();
+            }
+        }
     }
 
     @Test

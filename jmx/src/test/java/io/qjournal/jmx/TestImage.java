@@ -4,6 +4,7 @@ import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.JournalStatus;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -30,6 +31,12 @@ final class TestImage implements ManagedImage {
 
     static TestImage open(String name, Path path, Consumer<TestImage> onClose) throws IOException {
         Qcow2Image img = Qcow2Image.open(path, OpenOptions.readWrite().journal(JournalOptions.defaults()));
+        return new TestImage(name, path, img, onClose);
+    }
+
+    /** Opens over a given storage (e.g. FaultyStorage) instead of the file itself. */
+    static TestImage open(String name, Path path, Storage storage, Consumer<TestImage> onClose) throws IOException {
+        Qcow2Image img = Qcow2Image.open(storage, OpenOptions.readWrite().journal(JournalOptions.defaults()), null);
         return new TestImage(name, path, img, onClose);
     }
 
