@@ -47,6 +47,14 @@ public final class JmxAgent implements AutoCloseable {
     public static final String DAEMON_OBJECT_NAME = "qjournal:type=Daemon";
 
     /**
+     * The JDK's connector logs a multi-line, timestamped WARNING when a client's request races
+     * its connection being closed (e.g. a jconsole left open at shutdown): noise in a daemon's
+     * one-line-per-event log. Held here so the setting is not garbage-collected with the logger.
+     */
+    private static final java.util.logging.Logger JMX_REMOTE_MISC =
+            java.util.logging.Logger.getLogger("javax.management.remote.misc");
+
+    /**
      * Where and how to listen. {@code port} 0 picks a free port. Without {@code noAuth} a
      * password file is required; the access file is optional (absent: every authenticated
      * user may read and write). {@code noAuth} is accepted only with a loopback host.
@@ -83,6 +91,7 @@ public final class JmxAgent implements AutoCloseable {
             throw new IllegalArgumentException("JMX agent needs a config and a daemon");
         }
         InetAddress host = checkConfig(config);
+        JMX_REMOTE_MISC.setLevel(java.util.logging.Level.SEVERE);
         // Stubs carry the host clients must call back; without this RMI names whatever
         // InetAddress.getLocalHost() says, which we may not even listen on. An operator's own
         // -Djava.rmi.server.hostname (e.g. behind NAT) wins.
@@ -233,11 +242,15 @@ public final class JmxAgent implements AutoCloseable {
     }
 
     /**
-     * Registers the Image bean of an open image.
+     * Registers the Image bean of an open image. Does nothing once the agent is closed (an
+     * image opened while the daemon shuts down).
      *
      * @throws IllegalStateException if an image of that name is registered already
      */
-    public void register(ManagedImage image) {
+    public synchronized void register(ManagedImage image) {
+        if (closed) {
+            return;
+        }
         String name = image.name();
         ObjectName on = imageObjectName(name);
         ImageBean bean = new ImageBean(image, on, () -> unregister(name));
@@ -254,7 +267,7 @@ public final class JmxAgent implements AutoCloseable {
     }
 
     /** Removes an image's bean; does nothing if it is not registered. */
-    public void unregister(String name) {
+    public synchronized void unregister(String name) {
         ImageBean bean = images.remove(name);
         if (bean != null) {
             try {
