@@ -31,7 +31,7 @@ class JmxAgentIT {
     Path dir;
 
     private JmxFixture f;
-    private TestImage vm1;
+    private EngineImage vm1;
 
     record Run(int exit, String out, String err) {
         @Override

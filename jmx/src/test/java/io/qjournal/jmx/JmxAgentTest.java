@@ -29,6 +29,8 @@ import javax.management.Notification;
 import javax.management.ObjectName;
 import javax.management.RuntimeMBeanException;
 import javax.management.remote.JMXConnector;
+import javax.management.remote.rmi.RMIConnection;
+import javax.management.remote.rmi.RMIServer;
 import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.testsupport.FaultyStorage;
 import org.junit.jupiter.api.Test;
@@ -53,7 +55,7 @@ class JmxAgentTest {
 
     @Test
     void noAuthOnlyOnLoopback() throws Exception {
-        TestDaemon d = new TestDaemon();
+        EngineDaemon d = new EngineDaemon();
         for (String host : List.of("192.0.2.1", "0.0.0.0")) {
             IOException e = assertThrows(IOException.class,
                     () -> JmxAgent.start(new JmxAgent.Config(host, 0, null, null, true), d));
@@ -69,7 +71,7 @@ class JmxAgentTest {
 
     @Test
     void authenticationNeedsAReadablePasswordFile() throws Exception {
-        TestDaemon d = new TestDaemon();
+        EngineDaemon d = new EngineDaemon();
         IOException none = assertThrows(IOException.class,
                 () -> JmxAgent.start(new JmxAgent.Config("127.0.0.1", 0, null, null, false), d));
         assertTrue(none.getMessage().contains("password file"), none.getMessage());
@@ -98,13 +100,13 @@ class JmxAgentTest {
             // The stub clients get from the registry must call back to HOST:PORT, nothing else.
             Object stub = LocateRegistry.getRegistry("127.0.0.1", port).lookup("jmxrmi");
             assertTrue(stub.toString().contains("127.0.0.1:" + port), stub.toString());
-            // And a client's connection object too: every RMI object is on the one port.
-            try (JMXConnector c = f.connect(JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD)) {
-                c.getMBeanServerConnection().getMBeanCount();
-                ServerSocket probe = new ServerSocket();
-                probe.setReuseAddress(false);
-                assertThrows(IOException.class, () -> probe.bind(new InetSocketAddress("127.0.0.1", port)));
-                probe.close();
+            // And each client's connection object too: every RMI object is on the one port.
+            RMIConnection conn = ((RMIServer) stub).newClient(new String[] {JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD});
+            try {
+                assertTrue(conn.toString().contains("127.0.0.1:" + port), conn.toString());
+                assertTrue(conn.getMBeanCount(null) > 0);
+            } finally {
+                conn.close();
             }
             // Bound to the host only: another local address finds nothing on that port.
             InetAddress other = InetAddress.getByName("127.0.0.2");
@@ -130,7 +132,7 @@ class JmxAgentTest {
         }
         // The same port again, now given explicitly.
         try (JmxAgent again = JmxAgent.start(new JmxAgent.Config("127.0.0.1", port, null, null, true),
-                new TestDaemon())) {
+                new EngineDaemon())) {
             assertEquals("127.0.0.1:" + port, again.address());
         }
     }
@@ -140,7 +142,7 @@ class JmxAgentTest {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             int port = taken.getLocalPort();
             IOException e = assertThrows(IOException.class, () -> JmxAgent.start(
-                    new JmxAgent.Config("127.0.0.1", port, null, null, true), new TestDaemon()));
+                    new JmxAgent.Config("127.0.0.1", port, null, null, true), new EngineDaemon()));
             assertTrue(e.getMessage().startsWith("JMX: cannot listen on 127.0.0.1:" + port), e.getMessage());
             assertFalse(registered(JmxAgent.DAEMON_OBJECT_NAME));
         }
@@ -149,7 +151,7 @@ class JmxAgentTest {
     @Test
     void dirtyChangesArriveAsAttributeChangeNotifications() throws Exception {
         try (JmxFixture f = new JmxFixture(dir).start()) {
-            TestImage img = f.open("vm1");
+            EngineImage img = f.open("vm1");
             ObjectName on = new ObjectName("qjournal:type=Image,name=vm1");
             try (JMXConnector c = f.connect(JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD)) {
                 MBeanServerConnection mbs = c.getMBeanServerConnection();
@@ -204,9 +206,9 @@ class JmxAgentTest {
         try (JmxFixture f = new JmxFixture(dir).start()) {
             Path file = f.createImage("bad");
             FaultyStorage storage = new FaultyStorage(FileStorage.open(file, true));
-            TestImage bad = TestImage.open("bad", file, storage, img -> f.agent.unregister(img.name()));
+            EngineImage bad = EngineImage.open("bad", file, storage, img -> f.agent.unregister(img.name()));
             f.agent.register(bad);
-            TestImage good = f.open("good");
+            EngineImage good = f.open("good");
             ObjectName on = JmxAgent.imageObjectName("bad");
             try (JMXConnector c = f.connect(JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD)) {
                 MBeanServerConnection mbs = c.getMBeanServerConnection();
@@ -243,7 +245,7 @@ class JmxAgentTest {
     @Test
     void badValuesAreRefusedWithTheirMessageAndChangeNothing() throws Exception {
         try (JmxFixture f = new JmxFixture(dir).start()) {
-            TestImage img = f.open("vm1");
+            EngineImage img = f.open("vm1");
             ObjectName on = JmxAgent.imageObjectName("vm1");
             try (JMXConnector c = f.connect(JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD)) {
                 MBeanServerConnection mbs = c.getMBeanServerConnection();

@@ -11,7 +11,7 @@ import java.util.Map;
 import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 
-/** Password and access files in the JDK formats, images, and a started agent over a TestDaemon. */
+/** Password and access files in the JDK formats, images, and a started agent over a EngineDaemon. */
 final class JmxFixture implements AutoCloseable {
     static final String ADMIN = "admin";
     static final String ADMIN_PASSWORD = "s3cret-admin";
@@ -21,7 +21,7 @@ final class JmxFixture implements AutoCloseable {
     final Path dir;
     final Path passwordFile;
     final Path accessFile;
-    final TestDaemon daemon = new TestDaemon();
+    final EngineDaemon daemon = new EngineDaemon();
     JmxAgent agent;
 
     JmxFixture(Path dir) throws IOException {
@@ -50,7 +50,7 @@ final class JmxFixture implements AutoCloseable {
         return p;
     }
 
-    TestImage open(String name) throws IOException {
+    EngineImage open(String name) throws IOException {
         daemon.openImage(name, createImage(name).toString());
         return daemon.images.get(name);
     }

@@ -8,8 +8,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** A ManagedDaemon over TestImages, standing in for qjournald. */
-final class TestDaemon implements ManagedDaemon, AutoCloseable {
-    final Map<String, TestImage> images = new ConcurrentHashMap<>();
+final class EngineDaemon implements ManagedDaemon, AutoCloseable {
+    final Map<String, EngineImage> images = new ConcurrentHashMap<>();
     volatile JmxAgent agent;
 
     @Override
@@ -44,19 +44,19 @@ final class TestDaemon implements ManagedDaemon, AutoCloseable {
         if (images.containsKey(name)) {
             throw new IOException("image " + name + " is already open");
         }
-        TestImage img = TestImage.open(name, Path.of(path), this::closed);
+        EngineImage img = EngineImage.open(name, Path.of(path), this::closed);
         images.put(name, img);
         agent.register(img);
     }
 
-    private void closed(TestImage img) {
+    private void closed(EngineImage img) {
         images.remove(img.name(), img);
         agent.unregister(img.name());
     }
 
     @Override
     public void closeImage(String name) throws IOException {
-        TestImage img = images.get(name);
+        EngineImage img = images.get(name);
         if (img == null) {
             throw new IOException("no image " + name);
         }
@@ -65,14 +65,14 @@ final class TestDaemon implements ManagedDaemon, AutoCloseable {
 
     @Override
     public void forceSyncAll() throws IOException {
-        for (TestImage img : images.values()) {
+        for (EngineImage img : images.values()) {
             img.forceSync();
         }
     }
 
     @Override
     public void close() throws IOException {
-        for (TestImage img : List.copyOf(images.values())) {
+        for (EngineImage img : List.copyOf(images.values())) {
             img.close();
         }
     }

@@ -14,30 +14,30 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /** A ManagedImage over a real journalled Qcow2Image, standing in for the daemon's. */
-final class TestImage implements ManagedImage {
+final class EngineImage implements ManagedImage {
     final Qcow2Image image;
     private final String name;
     private final Path path;
-    private final Consumer<TestImage> onClose;
+    private final Consumer<EngineImage> onClose;
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicLong bytesWritten = new AtomicLong();
 
-    private TestImage(String name, Path path, Qcow2Image image, Consumer<TestImage> onClose) {
+    private EngineImage(String name, Path path, Qcow2Image image, Consumer<EngineImage> onClose) {
         this.name = name;
         this.path = path;
         this.image = image;
         this.onClose = onClose;
     }
 
-    static TestImage open(String name, Path path, Consumer<TestImage> onClose) throws IOException {
+    static EngineImage open(String name, Path path, Consumer<EngineImage> onClose) throws IOException {
         Qcow2Image img = Qcow2Image.open(path, OpenOptions.readWrite().journal(JournalOptions.defaults()));
-        return new TestImage(name, path, img, onClose);
+        return new EngineImage(name, path, img, onClose);
     }
 
     /** Opens over a given storage (e.g. FaultyStorage) instead of the file itself. */
-    static TestImage open(String name, Path path, Storage storage, Consumer<TestImage> onClose) throws IOException {
+    static EngineImage open(String name, Path path, Storage storage, Consumer<EngineImage> onClose) throws IOException {
         Qcow2Image img = Qcow2Image.open(storage, OpenOptions.readWrite().journal(JournalOptions.defaults()), null);
-        return new TestImage(name, path, img, onClose);
+        return new EngineImage(name, path, img, onClose);
     }
 
     /** A guest write as the NBD server would issue it. */
