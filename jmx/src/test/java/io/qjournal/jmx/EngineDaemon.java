@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** A ManagedDaemon over TestImages, standing in for qjournald. */
+/** A ManagedDaemon over EngineImages, standing in for qjournald. */
 final class EngineDaemon implements ManagedDaemon, AutoCloseable {
     final Map<String, EngineImage> images = new ConcurrentHashMap<>();
     volatile JmxAgent agent;
