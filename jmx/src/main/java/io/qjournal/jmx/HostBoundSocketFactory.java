@@ -7,12 +7,12 @@ import java.rmi.server.RMIServerSocketFactory;
 
 /**
  * Listens on one address only. RMI shares a listening socket between every object exported
- * with an equal factory and port, which is what puts the registry and the connector server
- * (and every per-client connection object) on the one configured port: hence equals/hashCode.
+ * with an equal factory and port, which is what puts one agent's registry, connector server and
+ * per-client connection objects on its one port. Equality is identity on purpose: an agent
+ * started after another one closed must not be handed RMI's cached endpoint of the old one.
  */
 final class HostBoundSocketFactory implements RMIServerSocketFactory {
     private final InetAddress address;
-    private volatile int lastBoundPort = -1;
 
     HostBoundSocketFactory(InetAddress address) {
         this.address = address;
@@ -28,22 +28,6 @@ final class HostBoundSocketFactory implements RMIServerSocketFactory {
             socket.close();
             throw e;
         }
-        lastBoundPort = socket.getLocalPort();
         return socket;
-    }
-
-    /** The port of the last socket created: how port 0 learns what the registry got. */
-    int lastBoundPort() {
-        return lastBoundPort;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof HostBoundSocketFactory && ((HostBoundSocketFactory) o).address.equals(address);
-    }
-
-    @Override
-    public int hashCode() {
-        return address.hashCode();
     }
 }

@@ -3,6 +3,7 @@ package io.qjournal.jmx;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,21 +27,32 @@ import javax.management.MBeanServer;
 import javax.management.MalformedObjectNameException;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnectorServer;
-import javax.management.remote.JMXConnectorServerFactory;
 import javax.management.remote.JMXServiceURL;
 import javax.management.remote.rmi.RMIConnectorServer;
+import javax.management.remote.rmi.RMIJRMPServerImpl;
 
 /**
  * The daemon's JMX face: the Daemon and Image MXBeans on the platform MBean server (so jconsole
  * also shows heap and threads) and a remote RMI connector that jconsole and jmxterm reach as
  * {@code HOST:PORT}, with the RMI registry and the connector on that one port, bound to HOST
  * only, authenticated with the JDK's password and access file formats.
+ *
+ * <p>One agent per JVM at a time: an RMI registry has a fixed object id, and so has the daemon
+ * bean's name (so do not also start the JDK's own -Dcom.sun.management.jmxremote.port agent).
  */
 public final class JmxAgent implements AutoCloseable {
     /** Poll period for Dirty/Health changes: the engine has no listeners. */
     static final long POLL_MILLIS = 250;
 
     public static final String DAEMON_OBJECT_NAME = "qjournal:type=Daemon";
+
+    /**
+     * The JDK's connector logs a multi-line, timestamped WARNING when a client's request races
+     * its connection being closed (e.g. a jconsole left open at shutdown): noise in a daemon's
+     * one-line-per-event log. Held here so the setting is not garbage-collected with the logger.
+     */
+    private static final java.util.logging.Logger JMX_REMOTE_MISC =
+            java.util.logging.Logger.getLogger("javax.management.remote.misc");
 
     /**
      * Where and how to listen. {@code port} 0 picks a free port. Without {@code noAuth} a
@@ -79,6 +91,7 @@ public final class JmxAgent implements AutoCloseable {
             throw new IllegalArgumentException("JMX agent needs a config and a daemon");
         }
         InetAddress host = checkConfig(config);
+        JMX_REMOTE_MISC.setLevel(java.util.logging.Level.SEVERE);
         // Stubs carry the host clients must call back; without this RMI names whatever
         // InetAddress.getLocalHost() says, which we may not even listen on. An operator's own
         // -Djava.rmi.server.hostname (e.g. behind NAT) wins.
@@ -86,36 +99,48 @@ public final class JmxAgent implements AutoCloseable {
             System.setProperty("java.rmi.server.hostname", host.getHostAddress());
         }
         HostBoundSocketFactory ssf = new HostBoundSocketFactory(host);
-        Registry registry;
-        try {
-            registry = LocateRegistry.createRegistry(config.port(), null, ssf);
-        } catch (IOException e) {
-            throw new IOException("JMX: cannot listen on " + hostPort(config.host(), config.port()) + ": "
-                    + rootMessage(e));
+        Registry registry = null;
+        int port = config.port();
+        // Port 0: RMI never closes a listening socket it opened for an anonymous port, so a
+        // closed agent would keep it; take a free port ourselves and export on it explicitly.
+        // Another process may grab it in between: try a few.
+        for (int attempt = 0; registry == null; attempt++) {
+            if (config.port() == 0) {
+                port = freePort(host);
+            }
+            try {
+                registry = LocateRegistry.createRegistry(port, null, ssf);
+            } catch (IOException e) {
+                if (config.port() != 0 || attempt >= 4) {
+                    throw new IOException("JMX: cannot listen on " + hostPort(config.host(), config.port()) + ": "
+                            + rootMessage(e));
+                }
+            }
         }
-        int port = config.port() != 0 ? config.port() : ssf.lastBoundPort();
-        String hostPort = hostPort(host.getHostAddress(), port);
-        JMXServiceURL exportUrl =
-                new JMXServiceURL("service:jmx:rmi://" + hostPort + "/jndi/rmi://" + hostPort + "/jmxrmi");
-        JMXServiceURL clientUrl = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://" + hostPort + "/jmxrmi");
-
-        MBeanServer mbs = ManagementFactory.getPlatformMBeanServer();
-        JmxAgent agent = new JmxAgent(mbs, objectName(DAEMON_OBJECT_NAME), hostPort, clientUrl);
-        agent.registry = registry;
+        JmxAgent agent = null;
         try {
+            String hostPort = hostPort(host.getHostAddress(), port);
+            JMXServiceURL clientUrl = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://" + hostPort + "/jmxrmi");
+            MBeanServer mbs = ManagementFactory.getPlatformMBeanServer();
+            agent = new JmxAgent(mbs, objectName(DAEMON_OBJECT_NAME), hostPort, clientUrl);
+            agent.registry = registry;
             agent.registerDaemon(daemon);
             Map<String, Object> env = new HashMap<>();
-            env.put(RMIConnectorServer.RMI_SERVER_SOCKET_FACTORY_ATTRIBUTE, ssf);
-            env.put("jmx.remote.jndi.rebind", "true");
             if (!config.noAuth()) {
                 env.put("jmx.remote.x.password.file", config.passwordFile().toString());
                 if (config.accessFile() != null) {
                     env.put("jmx.remote.x.access.file", config.accessFile().toString());
                 }
             }
-            agent.connector = JMXConnectorServerFactory.newJMXConnectorServer(exportUrl, env, mbs);
+            // As the JDK's own agent does: export the server object on our port ourselves and put
+            // its stub into the registry by a local call. A JNDI bind would go over the network
+            // and could reuse a cached RMI connection to an earlier agent on the same port.
+            RMIJRMPServerImpl rmiServer = new RMIJRMPServerImpl(port, null, ssf, env);
+            agent.connector = new RMIConnectorServer(new JMXServiceURL("rmi", host.getHostAddress(), port),
+                    env, rmiServer, mbs);
             try {
                 agent.connector.start();
+                registry.rebind("jmxrmi", rmiServer.toStub());
             } catch (IllegalArgumentException e) {
                 // The JDK reports an unparsable access file this way.
                 throw new IOException(config.accessFile() + ": " + rootMessage(e));
@@ -130,7 +155,11 @@ public final class JmxAgent implements AutoCloseable {
             agent.poller.scheduleWithFixedDelay(agent::pollAll, POLL_MILLIS, POLL_MILLIS, TimeUnit.MILLISECONDS);
             return agent;
         } catch (IOException | RuntimeException e) {
-            agent.close();
+            if (agent != null) {
+                agent.close();
+            } else {
+                unexport(registry);
+            }
             throw e;
         }
     }
@@ -213,11 +242,15 @@ public final class JmxAgent implements AutoCloseable {
     }
 
     /**
-     * Registers the Image bean of an open image.
+     * Registers the Image bean of an open image. Does nothing once the agent is closed (an
+     * image opened while the daemon shuts down).
      *
      * @throws IllegalStateException if an image of that name is registered already
      */
-    public void register(ManagedImage image) {
+    public synchronized void register(ManagedImage image) {
+        if (closed) {
+            return;
+        }
         String name = image.name();
         ObjectName on = imageObjectName(name);
         ImageBean bean = new ImageBean(image, on, () -> unregister(name));
@@ -234,7 +267,7 @@ public final class JmxAgent implements AutoCloseable {
     }
 
     /** Removes an image's bean; does nothing if it is not registered. */
-    public void unregister(String name) {
+    public synchronized void unregister(String name) {
         ImageBean bean = images.remove(name);
         if (bean != null) {
             try {
@@ -291,11 +324,7 @@ public final class JmxAgent implements AutoCloseable {
             }
         }
         if (registry != null) {
-            try {
-                UnicastRemoteObject.unexportObject(registry, true);
-            } catch (NoSuchObjectException e) {
-                // not exported: nothing to free
-            }
+            unexport(registry);
         }
         for (String name : images.keySet()) {
             unregister(name);
@@ -306,6 +335,22 @@ public final class JmxAgent implements AutoCloseable {
             } catch (JMException e) {
                 // already gone
             }
+        }
+    }
+
+    private static int freePort(InetAddress host) throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, host)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IOException("JMX: cannot listen on " + host.getHostAddress() + ": " + rootMessage(e));
+        }
+    }
+
+    private static void unexport(Registry registry) {
+        try {
+            UnicastRemoteObject.unexportObject(registry, true);
+        } catch (NoSuchObjectException e) {
+            // not exported: nothing to free
         }
     }
 

@@ -30,7 +30,7 @@ final class RemoteErrors {
         if (m == null || m.isBlank()) {
             m = e.getClass().getSimpleName();
         }
-        // Engine messages usually name the image or file already; add ours only when absent.
-        return subject == null || m.contains(subject) ? m : subject + ": " + m;
+        // Engine messages name the file; the image name is what the operator typed in jmxterm.
+        return subject == null || m.startsWith(subject + ": ") ? m : subject + ": " + m;
     }
 }

@@ -284,9 +284,7 @@ final class DataPath {
                 if (t != null) {
                     map.validate(entry, 0, start);
                 }
-                for (int done = 0; done < n; done += Math.min(n - done, ZEROS.length)) {
-                    dst.put(off + done, ZEROS, 0, Math.min(n - done, ZEROS.length));
-                }
+                io.qjournal.qcow2.storage.ZeroFill.fill(dst, off, n);
             } else {
                 byte[] tmp = new byte[n];
                 read(offset, tmp, 0, n);
@@ -297,8 +295,6 @@ final class DataPath {
             len -= n;
         }
     }
-
-    private static final byte[] ZEROS = new byte[64 << 10];
 
     private int writeRun(long start, int co, Source buf, int off, int len) throws IOException {
         CachedTable t = map.table(map.l1Index(start));
