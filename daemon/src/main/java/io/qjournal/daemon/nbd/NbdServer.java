@@ -194,6 +194,15 @@ public final class NbdServer implements AutoCloseable {
         return connections.size();
     }
 
+    /** Requests decoded and not yet answered, over all connections. */
+    public int requestsInFlight() {
+        int n = 0;
+        for (NbdConnection c : connections) {
+            n += c.inFlight();
+        }
+        return n;
+    }
+
     /** Closes the listeners; existing connections go on. */
     public synchronized void stopAccepting() {
         for (Channel ch : listeners) {
