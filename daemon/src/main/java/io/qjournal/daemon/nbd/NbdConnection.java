@@ -53,7 +53,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     private volatile NbdExport export;
     private volatile NbdRequests requests;
-    private int inFlight;
+    /** Written on the event loop only; volatile so that monitoring may read it. */
+    private volatile int inFlight;
     private long inFlightBytes;
     private boolean paused;
     private boolean draining;
@@ -67,6 +68,10 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     NbdExport export() {
         return export;
+    }
+
+    int inFlight() {
+        return inFlight;
     }
 
     String peer() {

@@ -94,6 +94,7 @@ public final class NbdServer implements AutoCloseable {
     private EventLoopGroup ioGroup;
     private ThreadPoolExecutor workers;
     private InetSocketAddress tcpBound;
+    private Path unixBound;
     private volatile boolean started;
     private volatile boolean stopped;
 
@@ -129,6 +130,7 @@ public final class NbdServer implements AutoCloseable {
                 SocketAddress addr = epoll ? new DomainSocketAddress(path.toString()) : UnixDomainSocketAddress.of(path);
                 listeners.add(bind(epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class,
                         addr, path.toString()));
+                unixBound = path;
             }
         } catch (IOException | RuntimeException e) {
             shutdown(Duration.ZERO);
@@ -166,11 +168,16 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private static void removeStaleSocket(Path path) throws IOException {
-        // A socket file left by a killed daemon would make bind fail; never delete anything else.
-        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)
-                && !Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS) && !Files.isSymbolicLink(path)) {
-            Files.delete(path);
+        // A socket file left by a killed daemon would make bind fail. Anything else in the way is
+        // refused here: Netty's native bind would silently unlink whatever the path names.
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return;
         }
+        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        if ((mode & 0170000) != 0140000) {
+            throw new IOException("NBD: cannot listen on " + path + ": the path exists and is not a socket");
+        }
+        Files.delete(path);
     }
 
     private String describeListeners() {
@@ -194,15 +201,25 @@ public final class NbdServer implements AutoCloseable {
         return connections.size();
     }
 
+    /** Requests decoded and not yet answered, over all connections. */
+    public int requestsInFlight() {
+        int n = 0;
+        for (NbdConnection c : connections) {
+            n += c.inFlight();
+        }
+        return n;
+    }
+
     /** Closes the listeners; existing connections go on. */
     public synchronized void stopAccepting() {
         for (Channel ch : listeners) {
             ch.close().awaitUninterruptibly();
         }
         listeners.clear();
-        if (config.unixSocket() != null) {
+        if (unixBound != null) {
             try {
-                Files.deleteIfExists(config.unixSocket());
+                Files.deleteIfExists(unixBound);
+                unixBound = null;
             } catch (IOException ignored) {
                 // a socket file left behind is removed at the next start
             }

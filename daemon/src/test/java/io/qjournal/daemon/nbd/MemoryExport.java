@@ -22,8 +22,11 @@ final class MemoryExport implements NbdExport {
     final AtomicInteger clients = new AtomicInteger();
     final AtomicLong flushes = new AtomicLong();
     final AtomicLong fuaWrites = new AtomicLong();
-    /** When set, the next export call fails with this errno (then clears). */
+    /** When set, the next export call fails with this errno (then clears); -1: a plain IOException. */
     volatile int failNext;
+    /** When set, reads and writes wait for it before touching data (keeps requests in flight). */
+    volatile java.util.concurrent.CountDownLatch gate;
+    final AtomicInteger waiting = new AtomicInteger();
 
     MemoryExport(String name, int size, boolean readOnly) {
         this.name = name;
@@ -66,22 +69,52 @@ final class MemoryExport implements NbdExport {
         return 32 << 20;
     }
 
-    private void maybeFail() throws NbdError {
+    private void maybeFail() throws IOException {
         int e = failNext;
         if (e != 0) {
             failNext = 0;
+            if (e == -1) {
+                throw new IOException("injected I/O failure on " + name);
+            }
             throw new NbdError(e, "injected failure on " + name);
         }
     }
 
-    @Override
-    public synchronized void read(long offset, ByteBuffer dst) throws IOException {
-        maybeFail();
-        dst.put(data, (int) offset, dst.remaining());
+    private void pass() throws IOException {
+        java.util.concurrent.CountDownLatch g = gate;
+        if (g != null) {
+            waiting.incrementAndGet();
+            try {
+                if (!g.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                    throw new IOException("gate never opened");
+                }
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            } finally {
+                waiting.decrementAndGet();
+            }
+        }
     }
 
     @Override
-    public synchronized void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        pass();
+        synchronized (this) {
+            maybeFail();
+            dst.put(data, (int) offset, dst.remaining());
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        pass();
+        synchronized (this) {
+            writeLocked(offset, src, fua);
+        }
+    }
+
+    private void writeLocked(long offset, ByteBuffer src, boolean fua) throws IOException {
         maybeFail();
         int len = src.remaining();
         src.get(data, (int) offset, len);

@@ -17,14 +17,14 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * A small blocking NBD client for tests: fixed newstyle handshake with NBD_OPT_GO, the
  * transmission commands (one at a time, or pipelined with {@link #send} / {@link #receive}),
- * and raw access to the socket for fuzzing. Not thread-safe.
+ * and raw access to the socket for fuzzing. One thread may send while another receives;
+ * otherwise not thread-safe.
  */
 public final class NbdTestClient implements Closeable {
     /** An error reply (errno from the server) or an option error. */
@@ -62,8 +62,8 @@ public final class NbdTestClient implements Closeable {
     private final Socket socket;
     private final DataInputStream in;
     private final DataOutputStream out;
-    private final Map<Long, Pending> pending = new HashMap<>();
-    private long nextCookie = 1;
+    private final Map<Long, Pending> pending = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong nextCookie = new java.util.concurrent.atomic.AtomicLong(1);
     private int handshakeFlags;
     private boolean structured;
     private long size;
@@ -261,7 +261,9 @@ public final class NbdTestClient implements Closeable {
 
     /** Sends a request without waiting; returns its cookie. */
     public long send(int type, int flags, long offset, long length, byte[] payload) throws IOException {
-        long cookie = nextCookie++;
+        long cookie = nextCookie.getAndIncrement();
+        // Registered before sending: a receiving thread may see the reply at once.
+        pending.put(cookie, new Pending(type, offset, (int) length));
         out.writeInt(REQUEST_MAGIC);
         out.writeShort(flags);
         out.writeShort(type);
@@ -272,7 +274,6 @@ public final class NbdTestClient implements Closeable {
             out.write(payload);
         }
         out.flush();
-        pending.put(cookie, new Pending(type, offset, (int) length));
         return cookie;
     }
 
@@ -371,6 +372,9 @@ public final class NbdTestClient implements Closeable {
             }
         }
         take(cookie);
+        if (errno == 0 && data == null && p.type() == CMD_READ) {
+            data = new byte[p.length()];
+        }
         return new Reply(cookie, errno, errno == 0 ? data : null, extents, true);
     }
 

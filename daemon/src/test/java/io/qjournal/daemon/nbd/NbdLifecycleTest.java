@@ -1,0 +1,220 @@
+package io.qjournal.daemon.nbd;
+
+import static io.qjournal.daemon.nbd.NbdProtocol.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Listeners, connection limits, run-time export removal and shutdown. */
+class NbdLifecycleTest {
+    private final MemoryExport disk = new MemoryExport("disk", 1 << 20, false);
+    private final MemoryExport other = new MemoryExport("other", 1 << 20, false);
+    private final MemoryExports exports = new MemoryExports().add(disk).add(other);
+    private final List<String> log = Collections.synchronizedList(new ArrayList<>());
+    private final List<NbdServer> servers = new ArrayList<>();
+
+    @TempDir
+    Path tmp;
+
+    private NbdServer start(NbdServer.Config config) throws IOException {
+        NbdServer s = new NbdServer(exports, config.withLog(log::add));
+        servers.add(s);
+        s.start();
+        return s;
+    }
+
+    private static NbdServer.Config tcp() {
+        return NbdServer.Config.defaults(new InetSocketAddress("127.0.0.1", 0));
+    }
+
+    @AfterEach
+    void stop() {
+        servers.forEach(NbdServer::close);
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out waiting for " + what);
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    @Test
+    void unixSocketServesAndReplacesAStaleSocketFile() throws Exception {
+        Path sock = tmp.resolve("nbd.sock");
+        // A socket file left behind by a killed process.
+        try (ServerSocketChannel stale = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            stale.bind(UnixDomainSocketAddress.of(sock));
+        }
+        assertTrue(Files.exists(sock));
+        NbdServer s = start(new NbdServer.Config(null, sock, 16, 1 << 20, 4, l -> { }));
+        assertNull(s.tcpAddress());
+        try (NbdTestClient c = NbdTestClient.connectUnix(sock, "disk")) {
+            c.write(10, new byte[] {1, 2}, true);
+            assertArrayEquals(new byte[] {1, 2}, c.read(10, 2));
+            assertEquals(1 << 20, c.maxPayload());
+        }
+        s.close();
+        assertFalse(Files.exists(sock), "socket file removed at shutdown");
+    }
+
+    @Test
+    void aRegularFileInTheSocketsPlaceIsNotDeleted() throws Exception {
+        Path file = tmp.resolve("not-a-socket");
+        Files.writeString(file, "keep me");
+        IOException e = assertThrows(IOException.class,
+                () -> start(new NbdServer.Config(null, file, 16, 1 << 20, 4, l -> { })));
+        assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+        assertEquals("keep me", Files.readString(file));
+    }
+
+    @Test
+    void bindFailureNamesTheAddress() throws Exception {
+        NbdServer first = start(tcp());
+        int port = first.tcpAddress().getPort();
+        NbdServer second = new NbdServer(exports, NbdServer.Config.defaults(new InetSocketAddress("127.0.0.1", port)));
+        IOException e = assertThrows(IOException.class, second::start);
+        assertTrue(e.getMessage().contains("127.0.0.1") && e.getMessage().contains(String.valueOf(port)), e.getMessage());
+        second.close();
+        try (NbdTestClient c = NbdTestClient.connect(first.tcpAddress(), "disk")) {
+            c.flush();
+        }
+    }
+
+    @Test
+    void connectionsBeyondTheLimitAreRefused() throws Exception {
+        NbdServer s = start(new NbdServer.Config(new InetSocketAddress("127.0.0.1", 0), null, 2, 1 << 20, 2, l -> { }));
+        try (NbdTestClient a = NbdTestClient.connect(s.tcpAddress(), "disk");
+             NbdTestClient b = NbdTestClient.connect(s.tcpAddress(), "other")) {
+            assertEquals(2, s.connections());
+            try (NbdTestClient c = NbdTestClient.raw(s.tcpAddress())) {
+                assertTrue(c.awaitClose(), "third connection closed at once");
+            }
+            a.flush();
+            b.flush();
+            assertTrue(log.stream().anyMatch(l -> l.contains("refused")), log.toString());
+        }
+        waitFor(() -> s.connections() == 0, "connections to close");
+        try (NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            c.flush();
+        }
+    }
+
+    @Test
+    void disconnectClosesOnlyTheClientsOfThatExport() throws Exception {
+        NbdServer s = start(tcp());
+        try (NbdTestClient a = NbdTestClient.connect(s.tcpAddress(), "disk");
+             NbdTestClient b = NbdTestClient.connect(s.tcpAddress(), "disk");
+             NbdTestClient o = NbdTestClient.connect(s.tcpAddress(), "other")) {
+            waitFor(() -> disk.clients.get() == 2, "two clients on disk");
+            s.disconnect("disk");
+            assertTrue(a.awaitClose());
+            assertTrue(b.awaitClose());
+            waitFor(() -> disk.clients.get() == 0, "clients detached");
+            o.write(0, new byte[] {3}, false);
+            assertArrayEquals(new byte[] {3}, o.read(0, 1));
+            assertEquals(1, other.clients.get());
+        }
+    }
+
+    @Test
+    void disconnectWaitsForExportCallsInFlight() throws Exception {
+        NbdServer s = start(tcp());
+        CountDownLatch gate = new CountDownLatch(1);
+        try (NbdTestClient a = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            disk.gate = gate;
+            a.send(CMD_WRITE, 0, 0, 2, new byte[] {1, 1});
+            waitFor(() -> disk.waiting.get() == 1, "the write to reach the export");
+            Thread opener = new Thread(() -> {
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException ignored) {
+                    // opens at once
+                }
+                gate.countDown();
+            });
+            opener.start();
+            s.disconnect("disk");
+            // disconnect returned: the write has left the export
+            assertEquals(0, disk.waiting.get());
+            assertArrayEquals(new byte[] {1, 1}, java.util.Arrays.copyOf(disk.snapshot(), 2));
+            opener.join();
+        }
+    }
+
+    @Test
+    void shutdownFinishesRequestsInFlightThenCloses() throws Exception {
+        NbdServer s = start(tcp());
+        InetSocketAddress addr = s.tcpAddress();
+        CountDownLatch gate = new CountDownLatch(1);
+        try (NbdTestClient a = NbdTestClient.connect(addr, "disk");
+             NbdTestClient idle = NbdTestClient.connect(addr, "other");
+             NbdTestClient haggling = NbdTestClient.raw(addr)) {
+            haggling.greet();
+            disk.gate = gate;
+            long w = a.send(CMD_WRITE, CMD_FLAG_FUA, 100, 1, new byte[] {9});
+            waitFor(() -> disk.waiting.get() == 1, "the write to reach the export");
+            Thread stopper = new Thread(() -> s.shutdown(Duration.ofSeconds(20)));
+            stopper.start();
+            assertTrue(idle.awaitClose(), "an idle client is closed at once");
+            assertTrue(haggling.awaitClose(), "a client in the handshake is closed at once");
+            Thread.sleep(100);
+            assertTrue(stopper.isAlive(), "shutdown waits for the write in flight");
+            gate.countDown();
+            NbdTestClient.Reply r = a.receive();
+            assertEquals(w, r.cookie());
+            assertEquals(0, r.errno());
+            assertTrue(a.awaitClose());
+            stopper.join(10_000);
+            assertFalse(stopper.isAlive());
+        }
+        assertEquals(0, s.connections());
+        assertThrows(ConnectException.class, () -> NbdTestClient.raw(addr).close());
+    }
+
+    @Test
+    void shutdownGivesUpAfterTheGracePeriod() throws Exception {
+        NbdServer s = start(tcp());
+        CountDownLatch gate = new CountDownLatch(1);
+        try (NbdTestClient a = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            disk.gate = gate;
+            a.send(CMD_READ, 0, 0, 1, null);
+            waitFor(() -> disk.waiting.get() == 1, "the read to reach the export");
+            s.shutdown(Duration.ofMillis(200));
+            assertTrue(a.awaitClose(), "closed although the read never finished");
+        } finally {
+            gate.countDown();
+        }
+        assertTrue(log.stream().anyMatch(l -> l.contains("grace")), log.toString());
+    }
+
+    @Test
+    void stopAcceptingKeepsExistingConnections() throws Exception {
+        NbdServer s = start(tcp());
+        InetSocketAddress addr = s.tcpAddress();
+        try (NbdTestClient a = NbdTestClient.connect(addr, "disk")) {
+            s.stopAccepting();
+            assertThrows(ConnectException.class, () -> NbdTestClient.raw(addr).close());
+            a.write(0, new byte[] {1}, false);
+            assertEquals(1, s.connections());
+        }
+    }
+}
