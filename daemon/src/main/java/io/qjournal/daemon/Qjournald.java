@@ -171,7 +171,8 @@ public final class Qjournald {
             }
             return true;
         } catch (Exception e) {
-            Log.error(null, "cannot start " + where + ": " + Log.reason(e), e);
+            String reason = Log.reason(e);
+            Log.error(null, reason.startsWith(where) ? reason : "cannot start " + where + ": " + reason, e);
             return false;
         }
     }
