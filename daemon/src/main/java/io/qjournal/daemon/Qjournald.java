@@ -160,7 +160,7 @@ public final class Qjournald {
         try {
             where = "NBD";
             nbd = new NbdServer(registry, new NbdServer.Config(config.nbd, config.nbdSocket, MAX_CONNECTIONS,
-                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), Log::info));
+                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), this::nbdLog));
             nbd.start();
             registry.attach(nbd, nbdAddress());
             if (config.jmx != null) {
@@ -174,6 +174,20 @@ public final class Qjournald {
             String reason = Log.reason(e);
             Log.error(null, reason.startsWith(where) ? reason : "cannot start " + where + ": " + reason, e);
             return false;
+        }
+    }
+
+    private static final java.util.regex.Pattern EXPORT =
+            java.util.regex.Pattern.compile("export ([A-Za-z0-9][A-Za-z0-9._+-]*)");
+
+    /** NBD's lines that concern one export get its image prefix, as every image line does. */
+    private void nbdLog(String line) {
+        // An unknown name a client asked for is quoted ("export 'x'") and gets no prefix.
+        java.util.regex.Matcher m = EXPORT.matcher(line);
+        if (m.find()) {
+            Log.image(m.group(1), line);
+        } else {
+            Log.info(line);
         }
     }
 
