@@ -112,8 +112,12 @@ public final class DaemonConfig {
         String where = c.configFile == null ? "" : c.configFile + ": ";
 
         Map<String, ImageSpec> images = new LinkedHashMap<>();
+        // Relative paths in the file are relative to the file (systemd runs the daemon in /).
+        Path base = c.configFile == null ? null : c.configFile.toAbsolutePath().getParent();
         for (String s : file.getOrDefault("image", List.of())) {
             ImageSpec spec = prefixed(where, s);
+            spec = new ImageSpec(spec.name(), base.resolve(spec.path()), spec.readOnly(), spec.journal(),
+                    spec.commitInterval(), spec.commitDatasize());
             if (images.put(spec.name(), spec) != null) {
                 throw new ConfigException(where + "image name '" + spec.name() + "' appears twice");
             }
@@ -128,7 +132,7 @@ public final class DaemonConfig {
         }
         c.images.addAll(images.values());
         for (String d : file.getOrDefault("image-dir", List.of())) {
-            c.imageDirs.add(Path.of(d));
+            c.imageDirs.add(base.resolve(d));
         }
         for (String d : f.imageDirs) {
             c.imageDirs.add(Path.of(d));

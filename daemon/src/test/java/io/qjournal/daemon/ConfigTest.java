@@ -109,6 +109,15 @@ class ConfigTest {
     }
 
     @Test
+    void relativePathsInTheFileAreRelativeToIt() throws Exception {
+        Path f = file("jmx = off\nimage = a=imgs/a.qcow2\nimage-dir = more\n");
+        DaemonConfig c = parse("--config", f.toString(), "--image", "b=rel/b.qcow2");
+        assertEquals(dir.resolve("imgs/a.qcow2"), c.images.get(0).path());
+        assertEquals(List.of(dir.resolve("more")), c.imageDirs);
+        assertEquals(Path.of("rel/b.qcow2"), c.images.get(1).path(), "flags stay relative to the working directory");
+    }
+
+    @Test
     void defaultFileOnlyWhenPresentAndNoConfigFlag() throws Exception {
         Path def = dir.resolve("default.conf");
         Files.writeString(def, "jmx = off\nnbd = 127.0.0.1:10999\n");
