@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
  */
 public final class ImageRegistry implements NbdExports, ManagedDaemon {
     private final Map<String, ServedImage> images = new ConcurrentSkipListMap<>();
+    private final java.util.Set<String> opening = new java.util.HashSet<>();
     private final long startNanos = System.nanoTime();
     private volatile NbdServer nbd;
     private volatile JmxAgent jmx;
@@ -39,23 +40,31 @@ public final class ImageRegistry implements NbdExports, ManagedDaemon {
         }
     }
 
-    /** Opens and exports an image; the name must not be in use. */
+    /** Opens and exports an image; the name must not be in use. Several may open at once. */
     public ServedImage open(ImageSpec spec) throws IOException {
         synchronized (this) {
-            if (images.containsKey(spec.name())) {
+            if (images.containsKey(spec.name()) || !opening.add(spec.name())) {
                 throw new IOException("image name '" + spec.name() + "' is already in use");
             }
-            ServedImage s = ServedImage.open(spec, this::healthChanged, this::close);
-            images.put(spec.name(), s);
-            Log.image(spec.name(), "serving " + spec.path() + " (" + (spec.readOnly() ? "read-only"
-                    : "read-write, journal " + (s.journalEnabled() ? "on" : "off")) + ", "
-                    + s.size() + " bytes)");
-            JmxAgent agent = jmx;
-            if (agent != null) {
-                agent.register(s);
-            }
-            return s;
         }
+        ServedImage s;
+        try {
+            s = ServedImage.open(spec, this::healthChanged, this::close);
+        } finally {
+            synchronized (this) {
+                opening.remove(spec.name());
+            }
+        }
+        synchronized (this) {
+            images.put(spec.name(), s);
+        }
+        Log.image(spec.name(), "serving " + spec.path() + " (" + (spec.readOnly() ? "read-only"
+                : "read-write, journal " + (s.journalEnabled() ? "on" : "off")) + ", " + s.size() + " bytes)");
+        JmxAgent agent = jmx;
+        if (agent != null) {
+            agent.register(s);
+        }
+        return s;
     }
 
     /** Unexports and closes an image cleanly; its NBD clients are disconnected. */

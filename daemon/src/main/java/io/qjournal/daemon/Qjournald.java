@@ -35,6 +35,7 @@ public final class Qjournald {
             Long.getLong("qjournald.stopTimeoutSeconds", 100));
     static final int MAX_CONNECTIONS = 1024;
     static final int MAX_PAYLOAD = 32 << 20;
+    static final int OPEN_THREADS = Integer.getInteger("qjournald.openThreads", 8);
 
     private final DaemonConfig config;
     private final ImageRegistry registry = new ImageRegistry();
@@ -112,19 +113,9 @@ public final class Qjournald {
     }
 
     /** Opens the images and starts the listeners; false when one failed (already logged). */
-    private boolean start(List<ImageSpec> specs) {
-        for (ImageSpec spec : specs) {
-            if (stopRequested.getCount() == 0) {
-                return true;
-            }
-            try {
-                registry.open(spec);
-            } catch (IOException | RuntimeException e) {
-                String reason = Log.reason(e);
-                String file = spec.path().toString();
-                Log.error(spec.name(), "cannot open " + (reason.startsWith(file) ? reason : file + ": " + reason), e);
-                return false;
-            }
+    private boolean start(List<ImageSpec> specs) throws InterruptedException {
+        if (!openAll(specs)) {
+            return false;
         }
         if (stopRequested.getCount() == 0) {
             return true;
@@ -145,6 +136,51 @@ public final class Qjournald {
                     + (jmx == null ? ", JMX off" : ", JMX on " + jmx.address()));
         }
         return true;
+    }
+
+    /**
+     * Opens the images a few at a time: each open waits on the disk (journal replay or
+     * creation, fdatasync), so a host with many images is ready sooner.
+     */
+    private boolean openAll(List<ImageSpec> specs) throws InterruptedException {
+        int threads = Math.min(OPEN_THREADS, Math.max(1, specs.size()));
+        java.util.concurrent.ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "qjournald-open");
+            t.setDaemon(true);
+            return t;
+        });
+        java.util.concurrent.atomic.AtomicBoolean ok = new java.util.concurrent.atomic.AtomicBoolean(true);
+        try {
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (ImageSpec spec : specs) {
+                done.add(pool.submit(() -> {
+                    // After a failure or a stop request, the rest are not opened at all.
+                    if (!ok.get() || stopRequested.getCount() == 0) {
+                        return;
+                    }
+                    try {
+                        registry.open(spec);
+                    } catch (IOException | RuntimeException e) {
+                        ok.set(false);
+                        String reason = Log.reason(e);
+                        String file = spec.path().toString();
+                        Log.error(spec.name(), "cannot open "
+                                + (reason.startsWith(file) ? reason : file + ": " + reason), e);
+                    }
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : done) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    ok.set(false);
+                    Log.error(null, "open: " + Log.reason(e.getCause()), e.getCause());
+                }
+            }
+        } finally {
+            pool.shutdown();
+        }
+        return ok.get();
     }
 
     private void poll() {
