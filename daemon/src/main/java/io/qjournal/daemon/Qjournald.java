@@ -269,6 +269,7 @@ public final class Qjournald {
                 Log.error(null, "NBD shutdown: " + Log.reason(e), e);
             }
         }
+        pauseForTests();
         boolean ok = registry.closeAll();
         if (jmx != null) {
             try {
@@ -284,6 +285,22 @@ public final class Qjournald {
         Log.info(ok ? "stopped; every image closed cleanly" : "stopped; some images were not closed cleanly");
         watchdog.interrupt();
         return ok;
+    }
+
+    /**
+     * Tests of a second SIGTERM and of the stop timeout need a stop that is still running when
+     * they act; a real slow disk cannot be had on demand. Off unless the property is set.
+     */
+    private static void pauseForTests() {
+        long pause = Long.getLong("qjournald.testStopPauseMillis", 0);
+        if (pause > 0) {
+            Log.info("pausing the stop for " + pause + " ms (qjournald.testStopPauseMillis)");
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private void installSignalHandlers() {
