@@ -72,6 +72,11 @@ public final class ServedImage implements NbdExport, ManagedImage {
         return s;
     }
 
+    /** Serves an image opened elsewhere (tests: over memory or fault-injecting storage). */
+    static ServedImage wrap(ImageSpec spec, Qcow2Image image, Consumer<ServedImage> onHealthChange, Closer onClose) {
+        return new ServedImage(spec, image, onHealthChange, onClose);
+    }
+
     public ImageSpec spec() {
         return spec;
     }
@@ -125,6 +130,7 @@ public final class ServedImage implements NbdExport, ManagedImage {
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         check(false);
+        checkRange(offset, dst.remaining());
         int n = dst.remaining();
         try {
             image.read(offset, dst);
@@ -137,6 +143,7 @@ public final class ServedImage implements NbdExport, ManagedImage {
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         check(true);
+        checkRange(offset, src.remaining());
         int n = src.remaining();
         try {
             image.write(offset, src);
@@ -166,6 +173,7 @@ public final class ServedImage implements NbdExport, ManagedImage {
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
         check(true);
+        checkRange(offset, length);
         try {
             image.discard(offset, length);
             if (fua) {
@@ -179,6 +187,7 @@ public final class ServedImage implements NbdExport, ManagedImage {
     @Override
     public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
         check(true);
+        checkRange(offset, length);
         try {
             // qcow2 zero clusters keep their host allocation when the engine sets the zero flag,
             // so NO_HOLE needs no separate path.
@@ -195,6 +204,7 @@ public final class ServedImage implements NbdExport, ManagedImage {
     @Override
     public List<Extent> blockStatus(long offset, long length) throws IOException {
         check(false);
+        checkRange(offset, length);
         List<Extent> out = new ArrayList<>();
         try {
             long end = Math.min(size(), offset + length);
@@ -243,6 +253,15 @@ public final class ServedImage implements NbdExport, ManagedImage {
         String f = failure;
         if (f != null) {
             throw new NbdError(NbdError.EIO, name() + ": image FAILED: " + f);
+        }
+    }
+
+    /** A client's bad range is its error (EINVAL), never an I/O failure of the image. */
+    private void checkRange(long offset, long length) throws NbdError {
+        long size = image.size();
+        if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+            throw new NbdError(NbdError.EINVAL, name() + ": request at " + offset + " (+" + length
+                    + ") lies beyond the size " + size);
         }
     }
 
