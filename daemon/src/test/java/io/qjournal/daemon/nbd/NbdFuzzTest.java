@@ -93,6 +93,7 @@ class NbdFuzzTest {
         }
         assertEquals(1, server.connections(), "fuzz connections all closed");
         assertEquals(0, server.requestsInFlight());
+        assertEquals(0, server.bufferedBytes(), "every reservation released");
     }
 
     private static long activeAllocations() {
