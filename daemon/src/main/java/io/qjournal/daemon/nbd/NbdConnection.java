@@ -24,16 +24,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  * transmission requests to {@link NbdRequests} on the worker pool. All fields but the marked
  * ones are confined to the channel's event loop.
  *
- * <p>Backpressure: a request counts as in flight from decoding until its reply is written to
- * the socket; beyond {@link #MAX_IN_FLIGHT} requests or {@link #MAX_IN_FLIGHT_BYTES} the
- * connection stops reading, so a client that floods requests or never reads its replies holds
- * a bounded amount of memory.
+ * <p>Backpressure: a request counts as in flight from its header until its reply is written to
+ * the socket, and reserves its data size (WRITE payload, READ reply) before any of it is
+ * buffered or allocated. Beyond {@link #MAX_IN_FLIGHT} requests or {@link #MAX_IN_FLIGHT_BYTES}
+ * per connection, or the server-wide budget, the connection stops reading; so a client that
+ * floods requests or never reads its replies holds a bounded amount of memory.
  */
 final class NbdConnection extends ChannelInboundHandlerAdapter {
     static final int MAX_OPTION_LENGTH = 16 * 1024;
     static final int MAX_OPTIONS = 4096;
     static final int MAX_IN_FLIGHT = 64;
     static final long MAX_IN_FLIGHT_BYTES = 64L << 20;
+    /** Input a paused connection may still receive (a read in progress when autoRead went off). */
+    static final int MAX_BUFFERED_WHILE_PAUSED = 64 << 20;
     /** Accounting cost of a request beyond its data (headers, bookkeeping). */
     static final int REQUEST_OVERHEAD = 64;
 
@@ -57,6 +60,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private volatile int inFlight;
     private long inFlightBytes;
     private boolean paused;
+    /** Bytes reserved for the request whose header is decoded but whose payload is still arriving; -1: none. */
+    private long reserved = -1;
     private boolean draining;
     /** Export calls started and not yet returned (touched by workers). */
     final AtomicInteger running = new AtomicInteger();
@@ -108,6 +113,12 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         in = in == null ? buf : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), in, buf);
+        if (paused && phase == Phase.TRANSMISSION && in.readableBytes() > MAX_BUFFERED_WHILE_PAUSED) {
+            // autoRead is off, but reads already under way still arrive; beyond that the client
+            // ignores backpressure in a way TCP cannot produce.
+            protocolError("kept sending while paused");
+            return;
+        }
         process();
     }
 
@@ -259,10 +270,6 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     // ---- transmission ----
 
     private boolean decodeRequest() {
-        if (inFlight >= MAX_IN_FLIGHT || inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
-            pause();
-            return false;
-        }
         if (in.readableBytes() < REQUEST_HEADER) {
             return false;
         }
@@ -276,31 +283,54 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         long cookie = in.getLong(ri + 8);
         long offset = in.getLong(ri + 16);
         long length = in.getUnsignedInt(ri + 24);
-        ByteBuf payload = null;
-        if (type == CMD_WRITE) {
-            if (length > requests.maxPayload()) {
-                // The payload cannot be skipped safely without reading it all: end the connection.
-                protocolError("WRITE of " + length + " bytes over the maximum payload " + requests.maxPayload());
-                return false;
-            }
-            if (in.readableBytes() < REQUEST_HEADER + length) {
-                return false;
-            }
-            in.skipBytes(REQUEST_HEADER);
-            payload = in.readRetainedSlice((int) length);
-        } else {
-            in.skipBytes(REQUEST_HEADER);
-        }
         if (type == CMD_DISC) {
             // Finish what is in flight, then close (NBD_CMD_DISC has no reply).
+            in.skipBytes(REQUEST_HEADER);
             draining = true;
             ctx.channel().config().setAutoRead(false);
             closeIfIdle();
             return false;
         }
-        NbdRequests.Request r = new NbdRequests.Request(type, flags, cookie, offset, length, payload);
-        inFlight++;
-        inFlightBytes += r.cost();
+        if (type == CMD_WRITE && length > requests.maxPayload()) {
+            // The payload cannot be skipped safely without reading it all: end the connection.
+            protocolError("WRITE of " + length + " bytes over the maximum payload " + requests.maxPayload());
+            return false;
+        }
+        if (reserved < 0) {
+            // Reserve the memory this request will hold (its WRITE payload while it arrives and
+            // runs, or its READ reply) before buffering or allocating any of it.
+            long cost = NbdRequests.cost(type, length, requests.maxPayload());
+            if (inFlight >= MAX_IN_FLIGHT || (inFlightBytes > 0 && inFlightBytes + cost > MAX_IN_FLIGHT_BYTES)) {
+                pause();
+                return false;
+            }
+            if (!server.reserve(cost, this)) {
+                pause();
+                return false;
+            }
+            reserved = cost;
+            inFlight++;
+            inFlightBytes += cost;
+        }
+        ByteBuf payload = null;
+        if (type == CMD_WRITE) {
+            if (in.readableBytes() < REQUEST_HEADER + length) {
+                return false;
+            }
+            in.skipBytes(REQUEST_HEADER);
+            int len = (int) length;
+            if (2L * len >= in.capacity()) {
+                payload = in.readRetainedSlice(len);
+            } else {
+                // A small slice would pin the whole (possibly large) buffer; copy it out instead.
+                payload = ctx.alloc().directBuffer(len, len);
+                in.readBytes(payload, len);
+            }
+        } else {
+            in.skipBytes(REQUEST_HEADER);
+        }
+        NbdRequests.Request r = new NbdRequests.Request(type, flags, cookie, offset, length, payload, reserved);
+        reserved = -1;
         requests.dispatch(r);
         return true;
     }
@@ -327,10 +357,24 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     void replied(NbdRequests.Request r) {
         inFlight--;
         inFlightBytes -= r.cost();
+        server.unreserve(r.cost());
         if (draining) {
             closeIfIdle();
-        } else if (paused && inFlight < MAX_IN_FLIGHT && inFlightBytes < MAX_IN_FLIGHT_BYTES) {
+        } else if (paused) {
             resume();
+        }
+    }
+
+    /** The server-wide budget has room again: retry if this connection waits for it. Any thread. */
+    void budgetFreed() {
+        try {
+            ctx.executor().execute(() -> {
+                if (paused && phase == Phase.TRANSMISSION && !draining) {
+                    resume();
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            // event loop shut down: the connection is gone
         }
     }
 
@@ -396,6 +440,13 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         if (in != null) {
             in.release();
             in = null;
+        }
+        if (reserved >= 0) {
+            // a request cut off mid-payload: its reservation was never handed to a reply
+            inFlight--;
+            inFlightBytes -= reserved;
+            server.unreserve(reserved);
+            reserved = -1;
         }
         NbdExport e = export;
         if (e != null) {

@@ -18,13 +18,17 @@ final class NbdRequests {
     /** Upper bound on descriptors in one BLOCK_STATUS reply (the protocol allows fewer than asked). */
     static final int MAX_EXTENTS = 1 << 16;
 
-    /** A decoded request; {@code payload} is the WRITE data (a retained slice), else null. */
-    record Request(int type, int flags, long cookie, long offset, long length, ByteBuf payload) {
-        /** Bytes this request holds or will hold until its reply is written. */
-        long cost() {
-            long data = type == CMD_WRITE || type == CMD_READ ? length : 0;
-            return NbdConnection.REQUEST_OVERHEAD + data;
-        }
+    /**
+     * A decoded request; {@code payload} is the WRITE data, else null; {@code cost} the bytes
+     * reserved for it until its reply is written.
+     */
+    record Request(int type, int flags, long cookie, long offset, long length, ByteBuf payload, long cost) {
+    }
+
+    /** Bytes a request holds until its reply is written: its data (WRITE payload or READ reply) plus overhead. */
+    static long cost(int type, long length, int maxPayload) {
+        boolean data = (type == CMD_WRITE || type == CMD_READ) && length <= maxPayload;
+        return NbdConnection.REQUEST_OVERHEAD + (data ? length : 0);
     }
 
     private final NbdConnection conn;

@@ -18,6 +18,7 @@ import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.util.internal.PlatformDependent;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -36,7 +37,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
@@ -89,6 +92,10 @@ public final class NbdServer implements AutoCloseable {
     private final boolean epoll;
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicInteger admitted = new AtomicInteger();
+    /** Bytes reserved by requests of all connections (payloads arriving or running, replies pending). */
+    private final AtomicLong buffered = new AtomicLong();
+    private final ConcurrentLinkedQueue<NbdConnection> budgetWaiters = new ConcurrentLinkedQueue<>();
+    private volatile long budget;
     private final List<Channel> listeners = new ArrayList<>();
     private EventLoopGroup acceptGroup;
     private EventLoopGroup ioGroup;
@@ -102,6 +109,9 @@ public final class NbdServer implements AutoCloseable {
         this.exports = Objects.requireNonNull(exports, "exports");
         this.config = Objects.requireNonNull(config, "config");
         this.epoll = Epoll.isAvailable();
+        // Half the direct memory the JVM allows, at most 1 GiB, but always room for two maximum requests.
+        long direct = PlatformDependent.maxDirectMemory();
+        this.budget = Math.max(2L * config.maxPayload() + (1 << 20), Math.min(1L << 30, direct / 2));
     }
 
     /** Binds the listeners; when it returns they accept. Bind errors name the address. */
@@ -318,6 +328,57 @@ public final class NbdServer implements AutoCloseable {
             config.log().accept(line);
         } catch (RuntimeException ignored) {
             // a broken log sink must not take a connection down
+        }
+    }
+
+    /** Bytes currently reserved by requests over all connections. */
+    long bufferedBytes() {
+        return buffered.get();
+    }
+
+    long budget() {
+        return budget;
+    }
+
+    /** For tests: a smaller server-wide budget. */
+    void setBudget(long bytes) {
+        budget = bytes;
+    }
+
+    /**
+     * Reserves memory for one request against the server-wide budget. When it does not fit, the
+     * connection is told (budgetFreed) once some is released. A request always fits when nothing
+     * else is reserved, so progress never stops.
+     */
+    boolean reserve(long cost, NbdConnection c) {
+        while (true) {
+            long used = buffered.get();
+            if (used > 0 && used + cost > budget) {
+                budgetWaiters.add(c);
+                // A release between the check and the add would have found no waiter: look again.
+                long now = buffered.get();
+                if (now == 0 || now + cost <= budget) {
+                    wakeWaiters();
+                }
+                return false;
+            }
+            if (buffered.compareAndSet(used, used + cost)) {
+                return true;
+            }
+        }
+    }
+
+    void unreserve(long cost) {
+        buffered.addAndGet(-cost);
+        if (!budgetWaiters.isEmpty()) {
+            wakeWaiters();
+        }
+    }
+
+    private void wakeWaiters() {
+        NbdConnection w;
+        while ((w = budgetWaiters.poll()) != null) {
+            w.budgetFreed();
         }
     }
 

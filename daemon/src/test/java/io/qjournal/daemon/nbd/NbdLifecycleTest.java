@@ -217,4 +217,57 @@ class NbdLifecycleTest {
             assertEquals(1, s.connections());
         }
     }
+
+    @Test
+    void serverWideBudgetBoundsBufferedRequestsOfAllConnections() throws Exception {
+        NbdServer s = start(tcp());
+        int len = 65536;
+        long cost = NbdRequests.cost(CMD_WRITE, len, 1 << 20);
+        s.setBudget(3 * cost + 100); // room for three writes in flight over all clients
+        CountDownLatch gate = new CountDownLatch(1);
+        disk.gate = gate;
+        int perClient = 12;
+        try (NbdTestClient a = NbdTestClient.connect(s.tcpAddress(), "disk");
+             NbdTestClient b = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            List<Thread> senders = new ArrayList<>();
+            for (NbdTestClient c : List.of(a, b)) {
+                Thread t = new Thread(() -> {
+                    try {
+                        for (int i = 0; i < perClient; i++) {
+                            c.send(CMD_WRITE, 0, (long) i * len, len, new byte[len]);
+                        }
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                t.start();
+                senders.add(t);
+            }
+            waitFor(() -> s.requestsInFlight() == 3, "three requests in flight");
+            Thread.sleep(100);
+            assertEquals(3, s.requestsInFlight());
+            assertTrue(s.bufferedBytes() <= s.budget(), s.bufferedBytes() + " > " + s.budget());
+            gate.countDown();
+            for (NbdTestClient c : List.of(a, b)) {
+                for (int i = 0; i < perClient; i++) {
+                    assertEquals(0, c.receive().errno());
+                }
+            }
+            for (Thread t : senders) {
+                t.join();
+            }
+        }
+        waitFor(() -> s.bufferedBytes() == 0, "every reservation released");
+    }
+
+    @Test
+    void aRequestCutOffMidPayloadReleasesItsReservation() throws Exception {
+        NbdServer s = start(tcp());
+        try (NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            c.send(CMD_WRITE, 0, 0, 100_000, new byte[1000]); // 99,000 bytes never come
+            waitFor(() -> s.bufferedBytes() > 0, "the payload's reservation");
+        }
+        waitFor(() -> s.connections() == 0 && s.bufferedBytes() == 0 && s.requestsInFlight() == 0,
+                "the reservation to be released");
+    }
 }
