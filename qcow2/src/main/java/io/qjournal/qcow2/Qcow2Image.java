@@ -268,7 +268,8 @@ public final class Qcow2Image implements BlockDevice {
      */
     void commitIfTransactionFull() throws IOException {
         JournalMetadataWriter jw = journalWriter;
-        if (jw != null && map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2) {
+        if (jw != null && (map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2
+                || jw.pendingDataBytes() >= jw.dataBudget())) {
             flushMetadata();
         }
     }
@@ -752,7 +753,9 @@ public final class Qcow2Image implements BlockDevice {
             return;
         }
         JournalOptions jo = journalOptions;
-        if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() >= jo.commitDatasize
+        JournalMetadataWriter jw = journalWriter;
+        long journalled = jw == null ? 0 : jw.pendingDataBytes();
+        if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() + journalled >= jo.commitDatasize
                 || System.nanoTime() - lastCommitNanos >= jo.commitInterval.toNanos())) {
             flushMetadata();
         }
