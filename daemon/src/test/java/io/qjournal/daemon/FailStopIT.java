@@ -60,12 +60,14 @@ class FailStopIT {
                 sc.flush();
                 assertEquals("OK", jmx.image("big", "Health"));
 
-                // Fresh clusters far apart: the file must grow by 4 MiB, the limit allows 1.
+                // Fresh clusters: more new data than the whole file holds, so even if every free
+                // cluster inside it is reused, the file must grow past the limit.
+                int chunks = (int) (limitKiB / 64) + 64;
                 NbdTestClient.NbdReplyException failed = null;
-                for (int i = 0; i < 64 && failed == null; i++) {
+                for (int i = 0; i < chunks && failed == null; i++) {
                     try {
-                        bc.write((100L << 20) + i * 65536L, chunk, false);
-                        if (i % 8 == 7) {
+                        bc.write((64L << 20) + i * 65536L, chunk, false);
+                        if (i % 32 == 31) {
                             bc.flush();
                         }
                     } catch (NbdTestClient.NbdReplyException e) {
