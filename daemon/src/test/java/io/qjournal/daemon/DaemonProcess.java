@@ -136,25 +136,15 @@ final class DaemonProcess implements AutoCloseable {
         awaitLog("qjournald: ready:", 60);
     }
 
-    /** SIGTERM, as systemd stops the unit. */
+    /** SIGTERM, as systemd stops the unit (Process.destroy sends SIGTERM on Linux). */
     void sigterm() {
-        signal("TERM");
+        process.destroy();
     }
 
+    /** SIGKILL (Process.destroyForcibly on Linux), then waits for the process to be gone. */
     void sigkill() throws InterruptedException {
-        signal("KILL");
+        process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
-    }
-
-    private void signal(String sig) {
-        try {
-            Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).start();
-            k.waitFor(10, TimeUnit.SECONDS);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     /** Exit status, failing if it does not exit in time. */
