@@ -114,6 +114,7 @@ public final class Qjournald {
 
     /** Opens the images and starts the listeners; false when one failed (already logged). */
     private boolean start(List<ImageSpec> specs) throws InterruptedException {
+        warmUpListeners();
         if (!openAll(specs)) {
             return false;
         }
@@ -136,6 +137,28 @@ public final class Qjournald {
                     + (jmx == null ? ", JMX off" : ", JMX on " + jmx.address()));
         }
         return true;
+    }
+
+    /**
+     * Loading Netty's native transport and the RMI/JMX connector classes takes longer than
+     * binding; doing it while the images open brings READY=1 sooner. Nothing binds here.
+     */
+    private static void warmUpListeners() {
+        Thread t = new Thread(() -> {
+            try {
+                io.netty.channel.epoll.Epoll.isAvailable();
+                new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+                        io.netty.channel.epoll.EpollIoHandler.newFactory()).shutdownGracefully(0, 0,
+                        TimeUnit.MILLISECONDS);
+                Class.forName("javax.management.remote.rmi.RMIConnectorServer");
+                Class.forName("sun.rmi.registry.RegistryImpl");
+                java.lang.management.ManagementFactory.getPlatformMBeanServer();
+            } catch (Throwable e) {
+                // only a warm-up: the real start reports any problem
+            }
+        }, "qjournald-warmup");
+        t.setDaemon(true);
+        t.start();
     }
 
     /**
