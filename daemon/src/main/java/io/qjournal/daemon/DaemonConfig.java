@@ -67,7 +67,7 @@ public final class DaemonConfig {
         String jmxAccessFile;
         @Option(names = "--jmx-no-auth", description = "JMX without authentication (loopback address only).")
         Boolean jmxNoAuth;
-        @Option(names = "--debug", description = "Stack traces and per-request detail in the log.")
+        @Option(names = "--debug", description = "Stack traces with errors in the log.")
         Boolean debug;
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help.")
         boolean help;
