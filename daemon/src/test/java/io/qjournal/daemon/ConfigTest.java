@@ -163,6 +163,18 @@ class ConfigTest {
     }
 
     @Test
+    void packagedConfigParses() throws Exception {
+        Path packaged = DaemonProcess.home().resolve("etc/qjournald.conf");
+        DaemonConfig c = parse("--config", packaged.toString());
+        assertEquals(List.of(Path.of("/var/lib/qjournal/images")), c.imageDirs);
+        assertEquals(10809, c.nbd.getPort());
+        assertEquals(Path.of("/run/qjournald/nbd.sock"), c.nbdSocket);
+        assertEquals(9010, c.jmx.getPort());
+        assertEquals(Path.of("/etc/qjournal/jmxremote.password"), c.jmxPasswordFile);
+        assertFalse(c.jmxNoAuth);
+    }
+
+    @Test
     void helpAndVersion() throws Exception {
         assertEquals(DaemonConfig.Action.HELP, parse("--help").action);
         assertEquals(DaemonConfig.Action.VERSION, parse("--version").action);
