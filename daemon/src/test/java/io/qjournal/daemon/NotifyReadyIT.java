@@ -1,6 +1,7 @@
 package io.qjournal.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,6 +42,54 @@ class NotifyReadyIT {
     record Message(String text, boolean nbdAccepted, boolean jmxAccepted) {
     }
 
+    /** Listens on a Unix datagram socket; '@' names one in Linux's abstract namespace, as systemd does. */
+    static Channel listen(EventLoopGroup group, String socket, BlockingQueue<Message> messages, int nbdPort,
+            int jmxPort) throws InterruptedException {
+        String path = socket.startsWith("@") ? "\0" + socket.substring(1) : socket;
+        return new Bootstrap().group(group).channel(EpollDomainDatagramChannel.class)
+                .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket p) {
+                        String text = p.content().toString(StandardCharsets.UTF_8);
+                        // Probe right now, before the daemon could bind anything later.
+                        boolean ready = text.contains("READY=1");
+                        messages.add(new Message(text, ready && DaemonProcess.accepts(nbdPort),
+                                ready && (jmxPort == 0 || DaemonProcess.accepts(jmxPort))));
+                    }
+                }).bind(new DomainSocketAddress(path)).sync().channel();
+    }
+
+    @Test
+    void abstractNotifySocket() throws Exception {
+        QemuTools.assumeAvailable();
+        QemuTools.qemuImg("create", "-q", "-f", "qcow2", dir.resolve("a.qcow2").toString(), "16M").requireSuccess();
+        int nbdPort = DaemonProcess.freePort();
+        String sock = "@qjournald-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        BlockingQueue<Message> messages = new LinkedBlockingQueue<>();
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        try {
+            Channel listener = listen(group, sock, messages, nbdPort, 0);
+            List<String> args = List.of("--image", "a=" + dir.resolve("a.qcow2"), "--nbd", "127.0.0.1:" + nbdPort,
+                    "--jmx", "off");
+            try (DaemonProcess d = DaemonProcess.start(dir.resolve("abstract.log"), Map.of("NOTIFY_SOCKET", sock),
+                    args)) {
+                Message ready = messages.poll(60, TimeUnit.SECONDS);
+                assertNotNull(ready, "no READY=1 on " + sock + ":\n" + d.output());
+                assertTrue(ready.text().startsWith("READY=1"), ready.text());
+                assertTrue(ready.nbdAccepted(), "READY=1 before the NBD port accepted");
+                d.sigterm();
+                assertEquals(0, d.awaitExit(60), d.output());
+                Message stopping = messages.poll(10, TimeUnit.SECONDS);
+                assertNotNull(stopping, "no STOPPING=1");
+                assertFalse(d.output().contains("using systemd-notify"), "sent natively:\n" + d.output());
+                assertEquals("STOPPING=1", stopping.text());
+            }
+            listener.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void readyOnlyWhenServingAndStoppingOnSigterm() throws Exception {
         QemuTools.assumeAvailable("qemu-io");
@@ -60,17 +109,7 @@ class NotifyReadyIT {
         BlockingQueue<Message> messages = new LinkedBlockingQueue<>();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         try {
-            Channel listener = new Bootstrap().group(group).channel(EpollDomainDatagramChannel.class)
-                    .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
-                        @Override
-                        protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket p) {
-                            String text = p.content().toString(StandardCharsets.UTF_8);
-                            // Probe right now, before the daemon could bind anything later.
-                            boolean ready = text.contains("READY=1");
-                            messages.add(new Message(text, ready && DaemonProcess.accepts(nbdPort),
-                                    ready && DaemonProcess.accepts(jmxPort)));
-                        }
-                    }).bind(new DomainSocketAddress(sock.toString())).sync().channel();
+            Channel listener = listen(group, sock.toString(), messages, nbdPort, jmxPort);
             List<String> args = List.of("--image", "a=" + dir.resolve("a.qcow2"),
                     "--image", "b=" + dir.resolve("b.qcow2") + ",commit-interval=1s",
                     "--image", "dirty=" + dir.resolve("dirty.qcow2"),
@@ -99,6 +138,7 @@ class NotifyReadyIT {
                 assertEquals(0, d.awaitExit(120), "exit status after SIGTERM:\n" + d.output());
                 Message stopping = messages.poll(10, TimeUnit.SECONDS);
                 assertNotNull(stopping, "no STOPPING=1 on SIGTERM");
+                assertFalse(d.output().contains("using systemd-notify"), "sent natively:\n" + d.output());
                 assertEquals("STOPPING=1", stopping.text());
                 System.out.println(d.output());
                 assertTrue(d.output().contains("stopped; every image closed cleanly"), d.output());
