@@ -25,9 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CrashRestartIT {
     static final int CLIENTS = 3;
-    // One block per 64 KiB cluster of the first 512 MiB of an image: writes keep allocating clusters (and L2
-    // tables) in every round, so a lost metadata commit shows.
-    static final int BLOCKS = 8192;
+    // One block per 64 KiB cluster of the first 256 MiB of the image: writes keep allocating
+    // clusters (and L2 tables) in every round, so a lost metadata commit shows.
+    static final int BLOCKS = 4096;
     static final int ROUNDS = 10;
 
     @TempDir
@@ -66,7 +66,7 @@ class CrashRestartIT {
                         t.start();
                         clients.add(t);
                     }
-                    Thread.sleep(300 + rnd.nextInt(1200));
+                    Thread.sleep(200 + rnd.nextInt(900));
                     d.sigkill();
                     for (Thread t : clients) {
                         t.join(60_000);
