@@ -62,12 +62,12 @@ public final class ServedImage implements NbdExport, ManagedImage {
         if (j != null) {
             o.journal(j);
         }
+        int pending = JournalProbe.committedTransactions(spec.path());
         Qcow2Image img = Qcow2Image.open(spec.path(), o);
         ServedImage s = new ServedImage(spec, img, onHealthChange, onClose);
         if (s.replayed) {
-            // The engine reports the replayed ring bytes, not a transaction count.
-            Log.image(spec.name(), "replayed dirty journal (" + img.journalStatusAtOpen().usedBytes()
-                    + " bytes of committed transactions) from " + spec.path());
+            Log.image(spec.name(), "replayed dirty journal (" + (pending < 0 ? "?" : Integer.toString(pending))
+                    + " transactions, " + img.journalStatusAtOpen().usedBytes() + " bytes) from " + spec.path());
         }
         return s;
     }

@@ -122,6 +122,7 @@ class NotifyReadyIT {
                 assertTrue(ready.text().contains("READY=1"), "first message: " + ready.text());
                 assertTrue(ready.nbdAccepted(), "READY=1 before the NBD port accepted");
                 assertTrue(ready.jmxAccepted(), "READY=1 before the JMX port accepted");
+                d.awaitReady(); // the "ready:" log line follows the datagram
                 String log = d.output();
                 assertTrue(log.contains("[image dirty] replayed dirty journal ("), log);
                 int replayAt = log.indexOf("replayed dirty journal");
