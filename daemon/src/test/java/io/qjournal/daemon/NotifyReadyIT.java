@@ -124,7 +124,10 @@ class NotifyReadyIT {
                 assertTrue(ready.jmxAccepted(), "READY=1 before the JMX port accepted");
                 d.awaitReady(); // the "ready:" log line follows the datagram
                 String log = d.output();
-                assertTrue(log.contains("[image dirty] replayed dirty journal ("), log);
+                java.util.regex.Matcher m = java.util.regex.Pattern
+                        .compile("\\[image dirty\\] replayed dirty journal \\((\\d+) transactions").matcher(log);
+                assertTrue(m.find(), log);
+                assertTrue(Integer.parseInt(m.group(1)) >= 1, log);
                 int replayAt = log.indexOf("replayed dirty journal");
                 assertTrue(replayAt < log.indexOf("qjournald: ready:"), "replay must precede readiness:\n" + log);
 
