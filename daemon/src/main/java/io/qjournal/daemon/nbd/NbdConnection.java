@@ -60,6 +60,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private volatile int inFlight;
     private long inFlightBytes;
     private boolean paused;
+    private boolean processing;
     /** Bytes reserved for the request whose header is decoded but whose payload is still arriving; -1: none. */
     private long reserved = -1;
     private boolean draining;
@@ -124,6 +125,11 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     /** Decodes as much buffered input as the phase and the in-flight limits allow. */
     private void process() {
+        if (processing) {
+            // Re-entered from a reply listener (a write failing at once): the outer loop goes on.
+            return;
+        }
+        processing = true;
         try {
             while (in != null && !paused && !draining) {
                 boolean progress = switch (phase) {
@@ -137,6 +143,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
                 }
             }
         } finally {
+            processing = false;
             if (phase == Phase.OPTIONS || phase == Phase.CLOSED) {
                 ctx.flush();
             }
@@ -402,7 +409,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void closeIfIdle() {
-        if (inFlight == 0) {
+        // A request still waiting for its payload is not in flight: it was never started.
+        if (inFlight - (reserved >= 0 ? 1 : 0) == 0) {
             phase = Phase.CLOSED;
             ctx.close();
         }

@@ -270,4 +270,18 @@ class NbdLifecycleTest {
         waitFor(() -> s.connections() == 0 && s.bufferedBytes() == 0 && s.requestsInFlight() == 0,
                 "the reservation to be released");
     }
+
+    @Test
+    void shutdownDoesNotWaitForAPayloadThatNeverComes() throws Exception {
+        NbdServer s = start(tcp());
+        try (NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            c.send(CMD_WRITE, 0, 0, 100_000, new byte[10]);
+            waitFor(() -> s.bufferedBytes() > 0, "the payload's reservation");
+            Thread stopper = new Thread(() -> s.shutdown(Duration.ofSeconds(60)));
+            stopper.start();
+            assertTrue(c.awaitClose(), "closed without waiting for the grace period");
+            stopper.join(20_000);
+            assertFalse(stopper.isAlive(), "shutdown returned");
+        }
+    }
 }
