@@ -100,11 +100,12 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         ByteBuf out = ctx.alloc().buffer(18);
         out.writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
         ctx.writeAndFlush(out);
+        long timeout = server.handshakeTimeout().toMillis();
         handshakeTimer = ctx.executor().schedule(() -> {
             if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
-                protocolError("handshake not finished within " + NbdServer.HANDSHAKE_TIMEOUT.toSeconds() + " s");
+                protocolError("handshake not finished within " + timeout + " ms");
             }
-        }, NbdServer.HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        }, timeout, TimeUnit.MILLISECONDS);
     }
 
     @Override

@@ -14,6 +14,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
@@ -96,6 +97,7 @@ public final class NbdServer implements AutoCloseable {
     private final AtomicLong buffered = new AtomicLong();
     private final ConcurrentLinkedQueue<NbdConnection> budgetWaiters = new ConcurrentLinkedQueue<>();
     private volatile long budget;
+    private volatile Duration handshakeTimeout = HANDSHAKE_TIMEOUT;
     private final List<Channel> listeners = new ArrayList<>();
     private EventLoopGroup acceptGroup;
     private EventLoopGroup ioGroup;
@@ -158,9 +160,10 @@ public final class NbdServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        if (config.tcp() != null && type != EpollServerDomainSocketChannel.class
-                                && type != NioServerDomainSocketChannel.class) {
+                        if (ch instanceof SocketChannel) {
                             ch.config().setOption(ChannelOption.TCP_NODELAY, true);
+                            // A client that vanishes without a FIN (host down, partition) is noticed eventually.
+                            ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
                         }
                         // Replies finish on worker threads; consolidate their flushes into fewer syscalls.
                         ch.pipeline().addLast(new FlushConsolidationHandler(64, true));
@@ -338,6 +341,15 @@ public final class NbdServer implements AutoCloseable {
 
     long budget() {
         return budget;
+    }
+
+    Duration handshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    /** For tests: a shorter handshake timeout. */
+    void setHandshakeTimeout(Duration d) {
+        handshakeTimeout = d;
     }
 
     /** For tests: a smaller server-wide budget. */

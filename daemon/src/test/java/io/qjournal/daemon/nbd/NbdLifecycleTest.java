@@ -284,4 +284,19 @@ class NbdLifecycleTest {
             assertFalse(stopper.isAlive(), "shutdown returned");
         }
     }
+
+    @Test
+    void aClientStuckInTheHandshakeIsDisconnected() throws Exception {
+        NbdServer s = start(tcp());
+        s.setHandshakeTimeout(Duration.ofMillis(300));
+        try (NbdTestClient slow = NbdTestClient.raw(s.tcpAddress());
+             NbdTestClient fast = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            slow.greet();
+            assertTrue(slow.awaitClose(), "closed by the handshake timeout");
+            Thread.sleep(400);
+            fast.write(0, new byte[] {1}, false); // the timeout does not touch a client in transmission
+            assertArrayEquals(new byte[] {1}, fast.read(0, 1));
+            assertTrue(log.stream().anyMatch(l -> l.contains("handshake not finished")), log.toString());
+        }
+    }
 }
