@@ -10,7 +10,6 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -522,9 +521,4 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    static String string(ByteBuf data, int length) {
-        String s = data.toString(data.readerIndex(), length, StandardCharsets.UTF_8);
-        data.skipBytes(length);
-        return s;
-    }
 }

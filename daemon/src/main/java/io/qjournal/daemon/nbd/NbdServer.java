@@ -50,7 +50,14 @@ import java.util.function.Consumer;
  *
  * <p>Limits: connections beyond {@code maxConnections} are closed at accept; a WRITE whose
  * payload is larger than the advertised maximum payload ends the connection (its data cannot be
- * skipped safely without reading it); READs over the maximum are answered with EINVAL.
+ * skipped safely without reading it); READs over the maximum are answered with EINVAL; requests
+ * beyond the export get EINVAL (ENOSPC for WRITE and WRITE_ZEROES, as QEMU answers); a client
+ * that has not finished its handshake within 30 s is disconnected. Memory: every request reserves
+ * its data size before it is buffered, per connection (64 requests, 64 MiB) and server-wide (half
+ * the JVM's direct memory, at most 1 GiB); a connection over a limit stops reading until replies
+ * have gone out.
+ *
+ * <p>All threads the server starts are daemon threads: the caller keeps the JVM alive.
  */
 public final class NbdServer implements AutoCloseable {
 
