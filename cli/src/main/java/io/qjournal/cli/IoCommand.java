@@ -36,7 +36,7 @@ public final class IoCommand implements Callable<Integer> {
     @Option(names = "--journal", arity = "0..1", fallbackValue = "", paramLabel = "OPTS",
             preprocessor = JournalOptionPreprocessor.class,
             description = "open with the metadata journal: size=8M,block-size=4k,commit-interval=5s,commit-datasize=1M,"
-                    + "checksum=crc32c|sum,durable-commit=on|off")
+                    + "checksum=crc32c|sum,durable-commit=on|off,data=journal|ordered")
     String journal;
 
     @Parameters(index = "0", paramLabel = "FILE")

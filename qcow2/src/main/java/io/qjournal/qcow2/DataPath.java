@@ -37,7 +37,7 @@ final class DataPath {
 
     DataPath(Qcow2Image image) {
         this.image = image;
-        this.storage = image.storage();
+        this.storage = new io.qjournal.qcow2.meta.DataStorage(image.storage(), image::journalWriter);
         this.map = image.map();
         this.refcounts = image.refcounts();
         this.clusterBits = image.clusterBits();
@@ -284,9 +284,7 @@ final class DataPath {
                 if (t != null) {
                     map.validate(entry, 0, start);
                 }
-                for (int done = 0; done < n; done += Math.min(n - done, ZEROS.length)) {
-                    dst.put(off + done, ZEROS, 0, Math.min(n - done, ZEROS.length));
-                }
+                io.qjournal.qcow2.storage.ZeroFill.fill(dst, off, n);
             } else {
                 byte[] tmp = new byte[n];
                 read(offset, tmp, 0, n);
@@ -297,8 +295,6 @@ final class DataPath {
             len -= n;
         }
     }
-
-    private static final byte[] ZEROS = new byte[64 << 10];
 
     private int writeRun(long start, int co, Source buf, int off, int len) throws IOException {
         CachedTable t = map.table(map.l1Index(start));
@@ -353,13 +349,35 @@ final class DataPath {
             }
             image.needDataBarrier();
         } else {
-            buf.writeTo(storage, newHost + co, off, bytes);
+            writeFresh(newHost + co, buf, off, bytes);
         }
         for (int i = 0; i < k; i++) {
             map.setEntry(t, l2i + i, (newHost + (long) i * cs) | L2Entry.COPIED, 0);
         }
         return bytes;
     }
+
+    /**
+     * Data for a cluster taken from never-written space: with a journal, a small write travels
+     * inside the next transaction (its commit needs no flush ordering and grows no file extent,
+     * so one cheap fdatasync makes it durable); larger ones go in place, safe by rule 1 of the
+     * ordering (docs/format/journal.md, 15.4).
+     */
+    private void writeFresh(long host, Source src, int from, int len) throws IOException {
+        var jw = image.journalWriter();
+        // Small journal blocks describe few writes per transaction: there every journalled
+        // write would soon force a commit (and a flush) of its own.
+        if (jw != null && image.journalOptions().journalData() && len <= JOURNALLED_DATA_MAX && len <= jw.dataBudget() / 4 && jw.maxEntries() >= 128) {
+            byte[] b = new byte[len];
+            src.copyTo(from, b, 0, len);
+            jw.journalData(host, b);
+            return;
+        }
+        src.writeTo(storage, host, from, len);
+    }
+
+    /** Largest guest write that travels in the journal rather than in place. */
+    static final int JOURNALLED_DATA_MAX = 64 << 10;
 
     /** The L2 table for a guest offset, allocated or copied (if shared) so it can be changed. */
     private CachedTable tableForWrite(long guest) throws IOException {
@@ -423,7 +441,9 @@ final class DataPath {
             if (!fresh) {
                 image.needDataBarrier();
             }
-            if (n == cs || fresh) {
+            if (fresh) {
+                writeFresh(newHost + co, new ArraySource(buf), off, n);
+            } else if (n == cs) {
                 storage.write(newHost + co, buf, off, n);
             } else {
                 byte[] c = new byte[cs];

@@ -5,7 +5,11 @@ import java.util.Locale;
 
 /**
  * Settings of an image's metadata journal (`--journal=size=8M,block-size=4k,commit-interval=5s,
- * commit-datasize=1M,checksum=crc32c|sum,durable-commit=on|off`).
+ * commit-datasize=1M,checksum=crc32c|sum,durable-commit=on|off,data=journal|ordered`).
+ *
+ * <p>{@code data=journal} (default): small writes into fresh clusters travel inside the
+ * transaction, as ext4's data=journal for those writes; {@code data=ordered}: all guest data
+ * is written in place, ordered before the metadata that points to it.
  */
 public final class JournalOptions {
     long size = 8L << 20;
@@ -14,6 +18,7 @@ public final class JournalOptions {
     long commitDatasize = 1L << 20;
     boolean crc32c = true;
     boolean durableCommit = true;
+    boolean journalData = true;
 
     public static JournalOptions defaults() {
         return new JournalOptions();
@@ -44,6 +49,12 @@ public final class JournalOptions {
                     o.crc32c = v.equals("crc32c");
                     break;
                 case "durable-commit": o.durableCommit = onOff(k, v); break;
+                case "data":
+                    if (!v.equals("journal") && !v.equals("ordered")) {
+                        throw new IllegalArgumentException("journal option data takes journal or ordered, not '" + v + "'");
+                    }
+                    o.journalData = v.equals("journal");
+                    break;
                 default: throw new IllegalArgumentException("unknown journal option '" + k + "'");
             }
         }
@@ -116,6 +127,16 @@ public final class JournalOptions {
 
     public JournalOptions durableCommit(boolean v) {
         durableCommit = v;
+        return this;
+    }
+
+    /** true: small writes into fresh clusters travel in the transaction (data=journal). */
+    public boolean journalData() {
+        return journalData;
+    }
+
+    public JournalOptions journalData(boolean v) {
+        journalData = v;
         return this;
     }
 

@@ -30,11 +30,15 @@ public final class JournalMetadataWriter implements MetadataWriter {
     private final List<long[]> pendingCopies = new ArrayList<>();
     /** Copies in committed, unsynced transactions: performed at the next checkpoint. */
     private final List<long[]> committedCopies = new ArrayList<>();
+    /** Guest data travelling in transactions (small writes into fresh clusters). */
+    private final JournalledData data = new JournalledData();
     private Runnable onCheckpoint = () -> { };
     private boolean dataBarrier;
     /** Transactions appended since the last checkpoint. */
     private int live;
     private long commits;
+    /** End of the highest unsynced metadata write (the file may not reach it until the checkpoint). */
+    private long unsyncedEnd;
     private long checkpoints;
 
     public JournalMetadataWriter(Storage storage, Journal journal) {
@@ -118,6 +122,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
                 overlaps = true;
             }
         }
+        if (data.drop(offset, length)) {
+            overlaps = true;
+        }
         if (overlaps) {
             pendingRevokes.add(new long[] {offset, length});
         }
@@ -138,6 +145,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
             writes.addAll(stage);
         }
         writes = coalesce(writes);
+        for (JournalledData.Entry d : data.pending()) {
+            tx.addWrite(d.offset(), d.data());
+        }
         for (MetaWrite w : writes) {
             tx.addWrite(w.offset(), w.data());
         }
@@ -148,6 +158,8 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (journal.blocksNeeded(tx) < 0) {
             // Larger than the whole ring: sync everything, then fall back to ordered writes.
             checkpoint();
+            writeHome(data.pending());
+            data.clear(data.pending());
             performCopies(pendingCopies);
             pendingCopies.clear();
             storage.flush();
@@ -178,6 +190,10 @@ public final class JournalMetadataWriter implements MetadataWriter {
         committedCopies.addAll(pendingCopies);
         pendingCopies.clear();
         unsynced.addAll(writes);
+        for (MetaWrite w : writes) {
+            unsyncedEnd = Math.max(unsyncedEnd, w.offset() + w.data().length);
+        }
+        data.pendingCommitted();
         if (journal.freeBytes() < journal.layout().size() / 4) {
             checkpoint();
         }
@@ -233,6 +249,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
         }
         performCopies(committedCopies);
         committedCopies.clear();
+        writeHome(data.committed());
         // An older write to exactly the span of a newer one is superseded; the rest go home in
         // commit order, so overlapping spans of different lengths end as the newest wrote them.
         java.util.Map<String, Integer> newest = new java.util.HashMap<>();
@@ -249,9 +266,16 @@ public final class JournalMetadataWriter implements MetadataWriter {
         storage.flush();
         journal.checkpointed(journal.lastSeq());
         unsynced.clear();
+        unsyncedEnd = 0;
+        data.clear(data.committed());
         live = 0;
         checkpoints++;
         onCheckpoint.run();
+    }
+
+    @Override
+    public long unsyncedEnd() {
+        return unsyncedEnd;
     }
 
     @Override
@@ -266,6 +290,41 @@ public final class JournalMetadataWriter implements MetadataWriter {
                 System.arraycopy(w.data(), (int) (from - ws), data, (int) (from - offset), (int) (to - from));
             }
         }
+    }
+
+    private void writeHome(List<JournalledData.Entry> entries) throws IOException {
+        for (JournalledData.Entry d : entries) {
+            storage.write(d.offset(), d.data(), 0, d.data().length);
+        }
+    }
+
+    /**
+     * Guest data that goes into the next transaction instead of in place: the commit's checksum
+     * covers it, so it needs no flush of its own (docs/format/journal.md, 15.4). Reads see it
+     * through {@link #overlayData}; the checkpoint writes it home.
+     */
+    public void journalData(long offset, byte[] bytes) {
+        data.add(offset, bytes);
+    }
+
+    /** True when some bytes of the host range live only in the journal (or its next transaction). */
+    public boolean hasDataIn(long offset, long length) {
+        return data.overlaps(offset, length);
+    }
+
+    /** Copies journalled guest bytes of the host range over {@code buf}. */
+    public void overlayData(long offset, byte[] buf, int off, int len) {
+        data.overlay(offset, buf, off, len);
+    }
+
+    /** Bytes of guest data waiting for the next transaction. */
+    public long pendingDataBytes() {
+        return data.pendingBytes();
+    }
+
+    /** Most guest data one transaction should carry: a small share of the ring. */
+    public long dataBudget() {
+        return journal.layout().size() / 8;
     }
 
     private void performCopies(List<long[]> copies) throws IOException {
@@ -287,12 +346,12 @@ public final class JournalMetadataWriter implements MetadataWriter {
 
     /** Revokes and copies waiting for the next transaction. */
     public int pendingEntries() {
-        return pendingRevokes.size() + pendingCopies.size();
+        return pendingRevokes.size() + pendingCopies.size() + data.pending().size();
     }
 
     /** Revokes or copies wait for a transaction even when no metadata is dirty. */
     public boolean hasPending() {
-        return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty();
+        return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty() || !data.pending().isEmpty();
     }
 
     public boolean hasUnsynced() {

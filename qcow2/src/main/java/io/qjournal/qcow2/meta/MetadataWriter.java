@@ -29,6 +29,14 @@ public interface MetadataWriter {
     default void overlayUnsynced(long offset, byte[] data) {
     }
 
+    /**
+     * End of the highest update this writer holds that is not yet at home: metadata there
+     * exists although the file does not reach it yet. Default: nothing held.
+     */
+    default long unsyncedEnd() {
+        return 0;
+    }
+
     /** Makes earlier guest data writes durable when there is no metadata to write. */
     void flushData() throws IOException;
 }

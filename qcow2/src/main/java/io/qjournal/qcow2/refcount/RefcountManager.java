@@ -216,7 +216,7 @@ public final class RefcountManager {
             throw new Qcow2Exception(file, String.format(
                     "refcount block offset 0x%x (refcount table index %d) is not aligned", off, tableIndex));
         }
-        if (off + clusterSize > storage.size() + clusterSize) {
+        if (off + clusterSize > Math.max(storage.size(), overlay == null ? 0 : overlay.unsyncedEnd()) + clusterSize) {
             throw new Qcow2Exception(file, String.format(
                     "refcount block at 0x%x lies beyond the end of the file", off));
         }

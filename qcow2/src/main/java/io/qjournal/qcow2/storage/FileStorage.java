@@ -94,7 +94,9 @@ public final class FileStorage implements Storage {
      * large requests ends in direct-memory pressure and GC storms.
      */
     private static final int CHUNK = 256 << 10;
-    private static final ThreadLocal<ByteBuffer> BOUNCE = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(CHUNK));
+    private static final ThreadLocal<ByteBuffer> BOUNCE = ThreadLocal.withInitial(
+            // Page-aligned: the kernel copies to and from an aligned buffer much faster.
+            () -> ByteBuffer.allocateDirect(CHUNK + 4096).alignedSlice(4096).slice(0, CHUNK));
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {

@@ -115,7 +115,7 @@ public final class ClusterMap {
             throw new Qcow2Exception(file, String.format(
                     "L2 table offset 0x%x unaligned or reserved bits set (L1 index %d)", e, l1Index));
         }
-        if (off >= storage.size()) {
+        if (off >= Math.max(storage.size(), overlay == null ? 0 : overlay.unsyncedEnd())) {
             throw new Qcow2Exception(file, String.format(
                     "L2 table at 0x%x (L1 index %d) lies beyond the end of the file", off, l1Index));
         }

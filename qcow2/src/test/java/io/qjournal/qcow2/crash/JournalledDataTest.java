@@ -1,0 +1,118 @@
+package io.qjournal.qcow2.crash;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.qjournal.qcow2.CreateOptions;
+import io.qjournal.qcow2.JournalOptions;
+import io.qjournal.qcow2.OpenOptions;
+import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.storage.MemoryStorage;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Small writes into fresh clusters travel inside the journal transaction: the file does not
+ * grow at the commit, reads see the bytes before the checkpoint, a crash after the commit
+ * replays them, and later overwrites, discards and reuse never let older journalled bytes win.
+ */
+class JournalledDataTest {
+    private static final int MIB = 1 << 20;
+    private static final JournalOptions JOURNAL = JournalOptions.parse("size=1M,block-size=4k,commit-interval=3600s");
+
+    private static MemoryStorage fresh() throws IOException {
+        MemoryStorage s = new MemoryStorage("jdata.qcow2");
+        Qcow2Image.create(s, new CreateOptions().size(16L * MIB));
+        return s;
+    }
+
+    private static byte[] pattern(int len, int seed) {
+        byte[] b = new byte[len];
+        for (int i = 0; i < len; i++) {
+            b[i] = (byte) (seed * 31 + i * 7);
+        }
+        return b;
+    }
+
+    @Test
+    void smallFreshWriteTravelsInTheCommitAndReplaysAfterACrash() throws IOException {
+        MemoryStorage s = fresh();
+        byte[] a = pattern(4096, 1);
+        byte[] crashed;
+        Qcow2Image img = Qcow2Image.open(s, OpenOptions.readWrite().journal(JOURNAL), null);
+        try {
+            long sizeBefore = s.size();
+            img.write(5 * 65536 + 512, a, 0, a.length);
+            img.flush();
+            // The commit made it durable without writing it home: the file did not grow to
+            // cover the new data cluster (it lies past the journal, at the end).
+            assertEquals(sizeBefore, s.size(), "the data went home before the checkpoint");
+            byte[] heap = new byte[4096];
+            img.read(5 * 65536 + 512, heap, 0, heap.length);
+            assertArrayEquals(a, heap, "heap read before the checkpoint");
+            ByteBuffer direct = ByteBuffer.allocateDirect(8192);
+            img.read(5 * 65536, direct);
+            byte[] got = new byte[8192];
+            direct.flip().get(got);
+            assertEquals(-1, Arrays.mismatch(new byte[512], Arrays.copyOfRange(got, 0, 512)), "zeros before the write");
+            assertArrayEquals(a, Arrays.copyOfRange(got, 512, 4608), "direct read before the checkpoint");
+            crashed = s.toByteArray();
+        } finally {
+            img.close();
+        }
+        // Power lost right after the flush: the copy holds the committed transaction only.
+        MemoryStorage c = new MemoryStorage("jdata-crashed.qcow2", crashed);
+        try (Qcow2Image again = Qcow2Image.open(c, OpenOptions.readWrite(), null)) {
+            assertTrue(again.journalStatusAtOpen().dirty(), "premise: the crash left a dirty journal");
+            byte[] back = new byte[4096];
+            again.read(5 * 65536 + 512, back, 0, back.length);
+            assertArrayEquals(a, back, "replayed data");
+        }
+        CheckResult r = ImageChecker.check(c, RepairMode.NONE);
+        assertTrue(r.isClean(), "after replay: " + r.messages());
+    }
+
+    @Test
+    void newerBytesWinOverJournalledOnesThroughCheckpointAndClose() throws IOException {
+        MemoryStorage s = fresh();
+        byte[] shadow = new byte[MIB];
+        try (Qcow2Image img = Qcow2Image.open(s, OpenOptions.readWrite().journal(JOURNAL), null)) {
+            byte[] a = pattern(4096, 2);
+            img.write(65536, a, 0, a.length); // fresh cluster: journalled
+            System.arraycopy(a, 0, shadow, 65536, a.length);
+            byte[] b = pattern(1024, 3);
+            img.write(65536 + 2048, b, 0, b.length); // overlaps journalled bytes: journalled too
+            System.arraycopy(b, 0, shadow, 65536 + 2048, b.length);
+            img.flush();
+            byte[] c = pattern(65536, 4);
+            img.write(65536, c, 0, c.length); // whole cluster in place after the commit
+            System.arraycopy(c, 0, shadow, 65536, c.length);
+            byte[] d = pattern(4096, 5);
+            img.write(3 * 65536, d, 0, d.length); // fresh, then discarded and reused
+            img.flush();
+            img.discard(3 * 65536, 65536);
+            byte[] e = pattern(700, 6);
+            img.write(3 * 65536 + 100, e, 0, e.length);
+            System.arraycopy(e, 0, shadow, 3 * 65536 + 100, e.length);
+            byte[] live = new byte[MIB];
+            img.read(0, live, 0, MIB);
+            assertEquals(-1, Arrays.mismatch(shadow, live), "while open");
+            img.checkpoint();
+            img.read(0, live, 0, MIB);
+            assertEquals(-1, Arrays.mismatch(shadow, live), "after a checkpoint");
+        }
+        try (Qcow2Image img = Qcow2Image.open(s, OpenOptions.readOnly(), null)) {
+            byte[] live = new byte[MIB];
+            img.read(0, live, 0, MIB);
+            assertEquals(-1, Arrays.mismatch(shadow, live), "after a clean close");
+        }
+        CheckResult r = ImageChecker.check(s, RepairMode.NONE);
+        assertTrue(r.isClean(), "after a clean close: " + r.messages());
+    }
+}
