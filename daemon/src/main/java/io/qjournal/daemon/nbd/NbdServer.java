@@ -248,7 +248,8 @@ public final class NbdServer implements AutoCloseable {
 
     /**
      * Closes every connection that uses this export and waits (up to 5 s) until the export calls
-     * they started have returned, so the caller may close the image afterwards.
+     * they started have returned, so the caller may close the image afterwards. Take the export
+     * out of {@link NbdExports} first, so that no new client selects it meanwhile.
      */
     public void disconnect(String exportName) {
         List<NbdConnection> hit = new ArrayList<>();
