@@ -299,4 +299,33 @@ class NbdLifecycleTest {
             assertTrue(log.stream().anyMatch(l -> l.contains("handshake not finished")), log.toString());
         }
     }
+
+    @Test
+    void aClientThatNeverReadsItsRepliesHoldsBoundedMemory() throws Exception {
+        NbdServer s = start(tcp());
+        int len = 2 << 20;
+        NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk");
+        c.socket().setReceiveBufferSize(65536);
+        Thread sender = new Thread(() -> {
+            try {
+                for (int i = 0; i < 500; i++) {
+                    c.send(CMD_READ, 0, 0, len, null);
+                }
+            } catch (IOException e) {
+                // closed below while blocked: expected
+            }
+        });
+        sender.start();
+        try {
+            waitFor(() -> s.requestsInFlight() >= 16, "replies to pile up");
+            Thread.sleep(300);
+            long perConnection = NbdConnection.MAX_IN_FLIGHT_BYTES;
+            assertTrue(s.bufferedBytes() <= perConnection, s.bufferedBytes() + " bytes reserved");
+            assertTrue(s.requestsInFlight() <= perConnection / len, s.requestsInFlight() + " requests in flight");
+        } finally {
+            c.close();
+            sender.join(10_000);
+        }
+        waitFor(() -> s.connections() == 0 && s.bufferedBytes() == 0, "everything released");
+    }
 }
