@@ -115,9 +115,14 @@ public final class NbdServer implements AutoCloseable {
     private volatile boolean stopped;
 
     public NbdServer(NbdExports exports, Config config) {
+        this(exports, config, Epoll.isAvailable());
+    }
+
+    /** With {@code epoll} false the NIO transport is used even where epoll is available (tests). */
+    NbdServer(NbdExports exports, Config config, boolean epoll) {
         this.exports = Objects.requireNonNull(exports, "exports");
         this.config = Objects.requireNonNull(config, "config");
-        this.epoll = Epoll.isAvailable();
+        this.epoll = epoll && Epoll.isAvailable();
         // Half the direct memory the JVM allows, at most 1 GiB, but always room for two maximum requests.
         long direct = PlatformDependent.maxDirectMemory();
         this.budget = Math.max(2L * config.maxPayload() + (1 << 20), Math.min(1L << 30, direct / 2));

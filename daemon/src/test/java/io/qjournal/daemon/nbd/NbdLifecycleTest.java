@@ -328,4 +328,24 @@ class NbdLifecycleTest {
         }
         waitFor(() -> s.connections() == 0 && s.bufferedBytes() == 0, "everything released");
     }
+
+    @Test
+    void theNioTransportServesTcpAndUnixSockets() throws Exception {
+        Path sock = tmp.resolve("nio.sock");
+        NbdServer s = new NbdServer(exports, tcp().withUnixSocket(sock).withLog(log::add), false);
+        servers.add(s);
+        s.start();
+        assertTrue(log.stream().anyMatch(l -> l.contains("(nio)")), log.toString());
+        try (NbdTestClient t = NbdTestClient.connect(s.tcpAddress(), "disk");
+             NbdTestClient u = NbdTestClient.connectUnix(sock, "disk")) {
+            byte[] d = new byte[100_000];
+            new java.util.Random(3).nextBytes(d);
+            t.write(4096, d, true);
+            assertArrayEquals(d, u.read(4096, d.length));
+            u.trim(0, 1 << 20, false);
+            assertEquals(3, t.blockStatus(0, 4096, true).get(0)[1]);
+        }
+        s.close();
+        assertFalse(Files.exists(sock));
+    }
 }
