@@ -401,92 +401,50 @@ public final class Qcow2Image implements BlockDevice {
     /** Writes {@code src.remaining()} bytes from a buffer (direct: no intermediate copy). */
     public void write(long offset, java.nio.ByteBuffer src) throws IOException {
         int len = src.remaining();
-        checkWritable();
-        checkRange(offset, len);
-        lock.writeLock().lock();
-        try {
-            ensureOpen();
-            try {
-                data.write(offset, src, src.position(), len);
-                src.position(src.position() + len);
-                writebackIfCacheFull();
-            } catch (IOException e) {
-                failStop(e);
-                throw e;
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
+        guestWrite(offset, len, () -> {
+            data.write(offset, src, src.position(), len);
+            src.position(src.position() + len);
+        });
     }
 
     public void write(long offset, byte[] buf, int off, int len) throws IOException {
-        checkWritable();
-        checkRange(offset, len);
-        lock.writeLock().lock();
-        try {
-            ensureOpen();
-            try {
-                data.write(offset, buf, off, len);
-                writebackIfCacheFull();
-            } catch (IOException e) {
-                failStop(e);
-                throw e;
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
+        guestWrite(offset, len, () -> data.write(offset, buf, off, len));
     }
 
     /** Makes the range read as zeros; v3 sets the zero flag on whole clusters instead of writing. */
     public void writeZeroes(long offset, long len) throws IOException {
-        checkWritable();
-        checkRange(offset, len);
-        lock.writeLock().lock();
-        try {
-            ensureOpen();
-            try {
-                data.writeZeroes(offset, len);
-                writebackIfCacheFull();
-            } catch (IOException e) {
-                failStop(e);
-                throw e;
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
+        guestWrite(offset, len, () -> data.writeZeroes(offset, len));
     }
 
     /** Frees whole clusters in the range (v3: they read as zeros; v2: as the backing file). */
     public void discard(long offset, long len) throws IOException {
+        guestWrite(offset, len, () -> data.discard(offset, len));
+    }
+
+    /** Writes one whole cluster compressed (convert -c); falls back to a normal write. */
+    public void writeCompressed(long offset, byte[] cluster) throws IOException {
+        if ((offset & (clusterSize - 1)) != 0 || cluster.length != clusterSize) {
+            throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
+        }
+        guestWrite(offset, cluster.length, () -> data.writeCompressed(offset, cluster));
+    }
+
+    private interface GuestWrite {
+        void run() throws IOException;
+    }
+
+    /**
+     * One guest write under the write lock. An I/O error on the way fail-stops the image: the
+     * caches may already hold an allocation whose data or metadata never reached the disk.
+     */
+    private void guestWrite(long offset, long len, GuestWrite op) throws IOException {
         checkWritable();
         checkRange(offset, len);
         lock.writeLock().lock();
         try {
             ensureOpen();
             try {
-                data.discard(offset, len);
-                writebackIfCacheFull();
-            } catch (IOException e) {
-                failStop(e);
-                throw e;
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    /** Writes one whole cluster compressed (convert -c); falls back to a normal write. */
-    public void writeCompressed(long offset, byte[] cluster) throws IOException {
-        checkWritable();
-        checkRange(offset, cluster.length);
-        if ((offset & (clusterSize - 1)) != 0 || cluster.length != clusterSize) {
-            throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
-        }
-        lock.writeLock().lock();
-        try {
-            ensureOpen();
-            try {
-                data.writeCompressed(offset, cluster);
+                op.run();
                 writebackIfCacheFull();
             } catch (IOException e) {
                 failStop(e);

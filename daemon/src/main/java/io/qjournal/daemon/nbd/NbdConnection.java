@@ -10,7 +10,6 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -60,6 +59,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private volatile int inFlight;
     private long inFlightBytes;
     private boolean paused;
+    private boolean processing;
     /** Bytes reserved for the request whose header is decoded but whose payload is still arriving; -1: none. */
     private long reserved = -1;
     private boolean draining;
@@ -99,11 +99,12 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         ByteBuf out = ctx.alloc().buffer(18);
         out.writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
         ctx.writeAndFlush(out);
+        long timeout = server.handshakeTimeout().toMillis();
         handshakeTimer = ctx.executor().schedule(() -> {
             if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
-                protocolError("handshake not finished within " + NbdServer.HANDSHAKE_TIMEOUT.toSeconds() + " s");
+                protocolError("handshake not finished within " + timeout + " ms");
             }
-        }, NbdServer.HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        }, timeout, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -124,6 +125,11 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     /** Decodes as much buffered input as the phase and the in-flight limits allow. */
     private void process() {
+        if (processing) {
+            // Re-entered from a reply listener (a write failing at once): the outer loop goes on.
+            return;
+        }
+        processing = true;
         try {
             while (in != null && !paused && !draining) {
                 boolean progress = switch (phase) {
@@ -137,6 +143,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
                 }
             }
         } finally {
+            processing = false;
             if (phase == Phase.OPTIONS || phase == Phase.CLOSED) {
                 ctx.flush();
             }
@@ -402,7 +409,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void closeIfIdle() {
-        if (inFlight == 0) {
+        // A request still waiting for its payload is not in flight: it was never started.
+        if (inFlight - (reserved >= 0 ? 1 : 0) == 0) {
             phase = Phase.CLOSED;
             ctx.close();
         }
@@ -513,9 +521,4 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    static String string(ByteBuf data, int length) {
-        String s = data.toString(data.readerIndex(), length, StandardCharsets.UTF_8);
-        data.skipBytes(length);
-        return s;
-    }
 }

@@ -75,7 +75,7 @@ final class NbdHandshake {
             c.server().log("NBD: client " + c.peer() + ": export name too long; disconnecting");
             return Result.DISCONNECT;
         }
-        String name = NbdConnection.string(data, data.readableBytes());
+        String name = string(data, data.readableBytes());
         NbdExport e = c.server().exports().find(name);
         if (e == null) {
             // NBD_OPT_EXPORT_NAME has no error reply: the session must end.
@@ -103,7 +103,7 @@ final class NbdHandshake {
             reply(ctx, option, REP_ERR_INVALID, "bad export name length");
             return Result.CONTINUE;
         }
-        String name = NbdConnection.string(data, (int) nameLength);
+        String name = string(data, (int) nameLength);
         int count = data.readUnsignedShort();
         if (data.readableBytes() != 2 * count) {
             reply(ctx, option, REP_ERR_INVALID, "information request count does not match the data");
@@ -162,7 +162,7 @@ final class NbdHandshake {
             reply(ctx, option, REP_ERR_INVALID, "bad export name length");
             return;
         }
-        String name = NbdConnection.string(data, (int) nameLength);
+        String name = string(data, (int) nameLength);
         long queries = data.readUnsignedInt();
         List<String> list = new ArrayList<>();
         for (long i = 0; i < queries; i++) {
@@ -175,7 +175,7 @@ final class NbdHandshake {
                 reply(ctx, option, REP_ERR_INVALID, "bad query length");
                 return;
             }
-            list.add(NbdConnection.string(data, (int) ql));
+            list.add(string(data, (int) ql));
         }
         if (data.isReadable()) {
             reply(ctx, option, REP_ERR_INVALID, "trailing data after the queries");
@@ -261,6 +261,13 @@ final class NbdHandshake {
             data.release();
         }
         ctx.write(h);
+    }
+
+    /** Reads a string of {@code length} bytes (already checked against what is there). */
+    static String string(ByteBuf data, int length) {
+        String s = data.toString(data.readerIndex(), length, StandardCharsets.UTF_8);
+        data.skipBytes(length);
+        return s;
     }
 
     static byte[] utf8(String s) {

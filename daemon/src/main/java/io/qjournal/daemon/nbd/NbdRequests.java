@@ -3,7 +3,6 @@ package io.qjournal.daemon.nbd;
 import static io.qjournal.daemon.nbd.NbdProtocol.*;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import java.io.IOException;
 import java.util.List;
@@ -178,24 +177,24 @@ final class NbdRequests {
             }
             return;
         }
-        ByteBuf data = ctx.alloc().directBuffer(len, len);
+        // One buffer for header and data: the export reads straight into it behind the header.
+        int header = structured ? 28 : 16;
+        ByteBuf reply = ctx.alloc().directBuffer(header + len, header + len);
         boolean sent = false;
         try {
-            export.read(r.offset(), data.nioBuffer(0, len));
-            data.writerIndex(len);
-            ByteBuf h;
+            export.read(r.offset(), reply.nioBuffer(header, len));
             if (structured) {
-                h = chunkHeader(r, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, 8 + len, 8);
-                h.writeLong(r.offset());
+                reply.writeInt(STRUCTURED_REPLY_MAGIC).writeShort(REPLY_FLAG_DONE).writeShort(REPLY_TYPE_OFFSET_DATA)
+                        .writeLong(r.cookie()).writeInt(8 + len).writeLong(r.offset());
             } else {
-                h = ctx.alloc().buffer(16);
-                h.writeInt(SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(r.cookie());
+                reply.writeInt(SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(r.cookie());
             }
+            reply.writerIndex(header + len);
             sent = true;
-            send(r, Unpooled.wrappedBuffer(h, data));
+            send(r, reply);
         } finally {
             if (!sent) {
-                data.release();
+                reply.release();
             }
         }
     }

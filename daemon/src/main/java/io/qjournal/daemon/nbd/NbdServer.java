@@ -14,6 +14,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
@@ -49,7 +50,14 @@ import java.util.function.Consumer;
  *
  * <p>Limits: connections beyond {@code maxConnections} are closed at accept; a WRITE whose
  * payload is larger than the advertised maximum payload ends the connection (its data cannot be
- * skipped safely without reading it); READs over the maximum are answered with EINVAL.
+ * skipped safely without reading it); READs over the maximum are answered with EINVAL; requests
+ * beyond the export get EINVAL (ENOSPC for WRITE and WRITE_ZEROES, as QEMU answers); a client
+ * that has not finished its handshake within 30 s is disconnected. Memory: every request reserves
+ * its data size before it is buffered, per connection (64 requests, 64 MiB) and server-wide (half
+ * the JVM's direct memory, at most 1 GiB); a connection over a limit stops reading until replies
+ * have gone out.
+ *
+ * <p>All threads the server starts are daemon threads: the caller keeps the JVM alive.
  */
 public final class NbdServer implements AutoCloseable {
 
@@ -96,6 +104,7 @@ public final class NbdServer implements AutoCloseable {
     private final AtomicLong buffered = new AtomicLong();
     private final ConcurrentLinkedQueue<NbdConnection> budgetWaiters = new ConcurrentLinkedQueue<>();
     private volatile long budget;
+    private volatile Duration handshakeTimeout = HANDSHAKE_TIMEOUT;
     private final List<Channel> listeners = new ArrayList<>();
     private EventLoopGroup acceptGroup;
     private EventLoopGroup ioGroup;
@@ -106,9 +115,14 @@ public final class NbdServer implements AutoCloseable {
     private volatile boolean stopped;
 
     public NbdServer(NbdExports exports, Config config) {
+        this(exports, config, Epoll.isAvailable());
+    }
+
+    /** With {@code epoll} false the NIO transport is used even where epoll is available (tests). */
+    NbdServer(NbdExports exports, Config config, boolean epoll) {
         this.exports = Objects.requireNonNull(exports, "exports");
         this.config = Objects.requireNonNull(config, "config");
-        this.epoll = Epoll.isAvailable();
+        this.epoll = epoll && Epoll.isAvailable();
         // Half the direct memory the JVM allows, at most 1 GiB, but always room for two maximum requests.
         long direct = PlatformDependent.maxDirectMemory();
         this.budget = Math.max(2L * config.maxPayload() + (1 << 20), Math.min(1L << 30, direct / 2));
@@ -158,9 +172,10 @@ public final class NbdServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        if (config.tcp() != null && type != EpollServerDomainSocketChannel.class
-                                && type != NioServerDomainSocketChannel.class) {
+                        if (ch instanceof SocketChannel) {
                             ch.config().setOption(ChannelOption.TCP_NODELAY, true);
+                            // A client that vanishes without a FIN (host down, partition) is noticed eventually.
+                            ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
                         }
                         // Replies finish on worker threads; consolidate their flushes into fewer syscalls.
                         ch.pipeline().addLast(new FlushConsolidationHandler(64, true));
@@ -238,7 +253,8 @@ public final class NbdServer implements AutoCloseable {
 
     /**
      * Closes every connection that uses this export and waits (up to 5 s) until the export calls
-     * they started have returned, so the caller may close the image afterwards.
+     * they started have returned, so the caller may close the image afterwards. Take the export
+     * out of {@link NbdExports} first, so that no new client selects it meanwhile.
      */
     public void disconnect(String exportName) {
         List<NbdConnection> hit = new ArrayList<>();
@@ -338,6 +354,15 @@ public final class NbdServer implements AutoCloseable {
 
     long budget() {
         return budget;
+    }
+
+    Duration handshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    /** For tests: a shorter handshake timeout. */
+    void setHandshakeTimeout(Duration d) {
+        handshakeTimeout = d;
     }
 
     /** For tests: a smaller server-wide budget. */

@@ -224,7 +224,8 @@ class NbdClientsIT {
         QemuTools.assumeAvailable("fio");
         serve("a", create("a"), true);
         startServer();
-        Result r = QemuTools.run("fio", "--name=nbdverify", "--ioengine=nbd", "--uri=" + tcpUri("a"),
+        // run in the temporary directory: fio leaves verify state files in its working directory
+        Result r = QemuTools.run(tmp, "fio", "--name=nbdverify", "--verify_state_save=0", "--ioengine=nbd", "--uri=" + tcpUri("a"),
                 "--rw=randrw", "--bs=4k", "--iodepth=32", "--size=32m", "--verify=crc32c", "--verify_fatal=1",
                 "--do_verify=1", "--randseed=" + new Random().nextInt(1 << 30));
         assertEquals(0, r.exitCode(), r.stdout() + r.stderr());

@@ -13,7 +13,10 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -56,12 +59,36 @@ class NbdFuzzTest {
                 awaitQuiet(server);
                 long before = activeAllocations();
                 long directBefore = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
-                for (int i = 100; i < CASES; i++) {
-                    oneCase(addr, rnd, i);
-                    if (i % 25 == 0) {
-                        wellBehaved(client, rnd, model);
-                    }
+                // Two fuzzers at once, each with its own seeded generator, while the good client works.
+                List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
+                List<Thread> fuzzers = new ArrayList<>();
+                for (int t = 0; t < 2; t++) {
+                    Random own = new Random(seed + 1 + t);
+                    int first = 100 + t * (CASES - 100) / 2;
+                    int end = 100 + (t + 1) * (CASES - 100) / 2;
+                    fuzzers.add(new Thread(() -> {
+                        try {
+                            for (int i = first; i < end; i++) {
+                                oneCase(addr, own, i);
+                            }
+                        } catch (Throwable e) {
+                            failures.add(e);
+                        }
+                    }, "fuzzer-" + t));
                 }
+                fuzzers.forEach(Thread::start);
+                int rounds = 0;
+                while (fuzzers.stream().anyMatch(Thread::isAlive)) {
+                    wellBehaved(client, rnd, model);
+                    rounds++;
+                }
+                for (Thread f : fuzzers) {
+                    f.join();
+                }
+                if (!failures.isEmpty()) {
+                    throw new AssertionError(failures.get(0));
+                }
+                assertTrue(rounds > 0);
                 wellBehaved(client, rnd, model);
                 awaitQuiet(server);
                 long after = activeAllocations();

@@ -270,4 +270,82 @@ class NbdLifecycleTest {
         waitFor(() -> s.connections() == 0 && s.bufferedBytes() == 0 && s.requestsInFlight() == 0,
                 "the reservation to be released");
     }
+
+    @Test
+    void shutdownDoesNotWaitForAPayloadThatNeverComes() throws Exception {
+        NbdServer s = start(tcp());
+        try (NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            c.send(CMD_WRITE, 0, 0, 100_000, new byte[10]);
+            waitFor(() -> s.bufferedBytes() > 0, "the payload's reservation");
+            Thread stopper = new Thread(() -> s.shutdown(Duration.ofSeconds(60)));
+            stopper.start();
+            assertTrue(c.awaitClose(), "closed without waiting for the grace period");
+            stopper.join(20_000);
+            assertFalse(stopper.isAlive(), "shutdown returned");
+        }
+    }
+
+    @Test
+    void aClientStuckInTheHandshakeIsDisconnected() throws Exception {
+        NbdServer s = start(tcp());
+        s.setHandshakeTimeout(Duration.ofMillis(300));
+        try (NbdTestClient slow = NbdTestClient.raw(s.tcpAddress());
+             NbdTestClient fast = NbdTestClient.connect(s.tcpAddress(), "disk")) {
+            slow.greet();
+            assertTrue(slow.awaitClose(), "closed by the handshake timeout");
+            Thread.sleep(400);
+            fast.write(0, new byte[] {1}, false); // the timeout does not touch a client in transmission
+            assertArrayEquals(new byte[] {1}, fast.read(0, 1));
+            assertTrue(log.stream().anyMatch(l -> l.contains("handshake not finished")), log.toString());
+        }
+    }
+
+    @Test
+    void aClientThatNeverReadsItsRepliesHoldsBoundedMemory() throws Exception {
+        NbdServer s = start(tcp());
+        int len = 2 << 20;
+        NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk");
+        c.socket().setReceiveBufferSize(65536);
+        Thread sender = new Thread(() -> {
+            try {
+                for (int i = 0; i < 500; i++) {
+                    c.send(CMD_READ, 0, 0, len, null);
+                }
+            } catch (IOException e) {
+                // closed below while blocked: expected
+            }
+        });
+        sender.start();
+        try {
+            waitFor(() -> s.requestsInFlight() >= 16, "replies to pile up");
+            Thread.sleep(300);
+            long perConnection = NbdConnection.MAX_IN_FLIGHT_BYTES;
+            assertTrue(s.bufferedBytes() <= perConnection, s.bufferedBytes() + " bytes reserved");
+            assertTrue(s.requestsInFlight() <= perConnection / len, s.requestsInFlight() + " requests in flight");
+        } finally {
+            c.close();
+            sender.join(10_000);
+        }
+        waitFor(() -> s.connections() == 0 && s.bufferedBytes() == 0, "everything released");
+    }
+
+    @Test
+    void theNioTransportServesTcpAndUnixSockets() throws Exception {
+        Path sock = tmp.resolve("nio.sock");
+        NbdServer s = new NbdServer(exports, tcp().withUnixSocket(sock).withLog(log::add), false);
+        servers.add(s);
+        s.start();
+        assertTrue(log.stream().anyMatch(l -> l.contains("(nio)")), log.toString());
+        try (NbdTestClient t = NbdTestClient.connect(s.tcpAddress(), "disk");
+             NbdTestClient u = NbdTestClient.connectUnix(sock, "disk")) {
+            byte[] d = new byte[100_000];
+            new java.util.Random(3).nextBytes(d);
+            t.write(4096, d, true);
+            assertArrayEquals(d, u.read(4096, d.length));
+            u.trim(0, 1 << 20, false);
+            assertEquals(3, t.blockStatus(0, 4096, true).get(0)[1]);
+        }
+        s.close();
+        assertFalse(Files.exists(sock));
+    }
 }

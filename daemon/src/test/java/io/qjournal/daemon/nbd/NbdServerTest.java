@@ -279,4 +279,48 @@ class NbdServerTest {
         disk.gate = null;
         assertArrayEquals(new byte[] {4, 5, 6}, Arrays.copyOf(disk.snapshot(), 3));
     }
+
+    @Test
+    void manyConnectionsToOneExportSeeEachOthersFlushedWrites() throws Exception {
+        long seed = new Random().nextLong();
+        int clients = 6;
+        int perClient = 40;
+        int len = 8192;
+        List<Thread> threads = new java.util.ArrayList<>();
+        List<Throwable> errors = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        byte[][] data = new byte[clients * perClient][];
+        Random rnd = new Random(seed);
+        for (int i = 0; i < data.length; i++) {
+            data[i] = new byte[len];
+            rnd.nextBytes(data[i]);
+        }
+        for (int t = 0; t < clients; t++) {
+            int first = t * perClient;
+            threads.add(new Thread(() -> {
+                try (NbdTestClient c = client("disk")) {
+                    // pipelined: all writes out, then all replies, then one flush
+                    for (int i = first; i < first + perClient; i++) {
+                        c.send(CMD_WRITE, 0, (long) i * len, len, data[i]);
+                    }
+                    for (int i = 0; i < perClient; i++) {
+                        assertEquals(0, c.receive().errno());
+                    }
+                    c.flush();
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }));
+        }
+        threads.forEach(Thread::start);
+        for (Thread t : threads) {
+            t.join();
+        }
+        assertEquals(List.of(), errors, "seed " + seed);
+        try (NbdTestClient c = client("disk")) {
+            for (int i = 0; i < data.length; i++) {
+                assertArrayEquals(data[i], c.read((long) i * len, len), "block " + i + ", seed " + seed);
+            }
+        }
+        assertEquals(0, server.requestsInFlight());
+    }
 }

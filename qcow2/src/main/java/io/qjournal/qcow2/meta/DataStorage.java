@@ -1,5 +1,6 @@
 package io.qjournal.qcow2.meta;
 
+import io.qjournal.qcow2.storage.ForwardingStorage;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,12 +12,11 @@ import java.util.function.Supplier;
  * journal joins the journal too, so the checkpoint cannot later put older bytes over it.
  * Without a live journal every call goes straight to the file.
  */
-public final class DataStorage implements Storage {
-    private final Storage base;
+public final class DataStorage extends ForwardingStorage {
     private final Supplier<JournalMetadataWriter> journal;
 
     public DataStorage(Storage base, Supplier<JournalMetadataWriter> journal) {
-        this.base = base;
+        super(base);
         this.journal = journal;
     }
 
@@ -64,36 +64,6 @@ public final class DataStorage implements Storage {
             return;
         }
         base.write(offset, src, off, len);
-    }
-
-    @Override
-    public void flush() throws IOException {
-        base.flush();
-    }
-
-    @Override
-    public long size() throws IOException {
-        return base.size();
-    }
-
-    @Override
-    public void truncate(long size) throws IOException {
-        base.truncate(size);
-    }
-
-    @Override
-    public String name() {
-        return base.name();
-    }
-
-    @Override
-    public boolean isReadOnly() {
-        return base.isReadOnly();
-    }
-
-    @Override
-    public long flushCount() {
-        return base.flushCount();
     }
 
     /** The data path does not own the file: the image closes it. */

@@ -40,7 +40,7 @@ final class ImageLock {
             throws IOException {
         Object key = path.toAbsolutePath().normalize();
         if (!HELD.add(key)) {
-            throw new IOException(path + ": Failed to get \"write\" lock: the image is already"
+            throw new ImageInUseException(path + ": Failed to get \"write\" lock: the image is already"
                     + " open in this process");
         }
         try {
@@ -81,7 +81,7 @@ final class ImageLock {
             probe = null;
         }
         if (probe == null) {
-            throw new IOException(path + ": Failed to get \"" + permName(bit)
+            throw new ImageInUseException(path + ": Failed to get \"" + permName(bit)
                     + "\" lock: is another process using the image?");
         }
         probe.release();

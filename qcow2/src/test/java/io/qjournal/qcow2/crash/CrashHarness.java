@@ -329,40 +329,13 @@ final class CrashHarness {
     }
 
     /** Forwards everything but flushes (a disk with a lying write cache). */
-    private static final class FlushDropping implements Storage {
-        private final Storage inner;
-
+    private static final class FlushDropping extends io.qjournal.qcow2.storage.ForwardingStorage {
         FlushDropping(Storage inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public void read(long offset, ByteBuffer dst) throws IOException {
-            inner.read(offset, dst);
-        }
-
-        @Override
-        public void write(long offset, ByteBuffer src) throws IOException {
-            inner.write(offset, src);
+            super(inner);
         }
 
         @Override
         public void flush() {
-        }
-
-        @Override
-        public long size() throws IOException {
-            return inner.size();
-        }
-
-        @Override
-        public void truncate(long size) throws IOException {
-            inner.truncate(size);
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
         }
 
         @Override

@@ -1,0 +1,38 @@
+/**
+ * The NBD server of qjournald ({@link io.qjournal.daemon.nbd.NbdServer}) and its contract with
+ * the daemon ({@link io.qjournal.daemon.nbd.NbdExport}, {@link io.qjournal.daemon.nbd.NbdExports},
+ * {@link io.qjournal.daemon.nbd.NbdError}).
+ *
+ * <h2>Protocol</h2>
+ * Fixed newstyle handshake only (handshake flags FIXED_NEWSTYLE and NO_ZEROES). Options:
+ * EXPORT_NAME, ABORT, LIST, INFO and GO (NBD_INFO_EXPORT always, NAME and DESCRIPTION when
+ * asked, BLOCK_SIZE always), STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT with the
+ * one context {@code base:allocation} ({@code base:} lists it too); anything else, STARTTLS and
+ * EXTENDED_HEADERS included, is answered NBD_REP_ERR_UNSUP; an unknown export NBD_REP_ERR_UNKNOWN
+ * (EXPORT_NAME, which has no error reply, ends the session).
+ *
+ * <p>Commands: READ (one OFFSET_DATA chunk when structured replies are on, so DF is honoured
+ * and advertised), WRITE, FLUSH, TRIM, WRITE_ZEROES (NO_HOLE), BLOCK_STATUS (REQ_ONE honoured;
+ * at most 65,536 descriptors, never past the request), DISC (requests in flight are answered,
+ * then the connection closes). FUA is accepted on every command. Transmission flags: HAS_FLAGS,
+ * SEND_FLUSH, SEND_FUA, CAN_MULTI_CONN (a flush covers every connection: the engine's flush is
+ * global), READ_ONLY or SEND_TRIM and SEND_WRITE_ZEROES, SEND_DF with structured replies.
+ *
+ * <h2>Errors</h2>
+ * Read-only exports answer writes with EPERM; a range beyond the export EINVAL (ENOSPC for
+ * WRITE and WRITE_ZEROES, as QEMU's server does); unknown commands and flags EINVAL; a READ over
+ * the maximum payload EINVAL. A WRITE over the maximum payload ends the connection: its data
+ * cannot be skipped without reading it. A bad magic, client flags the server does not know, an
+ * option over 16 KiB or more than 4096 options end the connection. Export errors reach the
+ * client as their {@link io.qjournal.daemon.nbd.NbdError#errno()}, anything else as EIO.
+ *
+ * <h2>Threads and memory</h2>
+ * Protocol work runs on Netty event loops (epoll when available, NIO otherwise); export calls
+ * block, so they run on a pool of worker threads, many per connection, and replies go out as
+ * they finish, possibly out of order. Every request reserves its data size (WRITE payload,
+ * READ reply) before any of it is buffered or allocated: at most 64 requests and 64 MiB per
+ * connection, and a server-wide budget (half the JVM's direct memory, at most 1 GiB); over a
+ * limit the connection stops reading until its replies have gone out. Data moves in pooled
+ * direct buffers whose NIO views the export reads into and writes from.
+ */
+package io.qjournal.daemon.nbd;
