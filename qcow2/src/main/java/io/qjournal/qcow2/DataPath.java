@@ -367,7 +367,8 @@ final class DataPath {
         var jw = image.journalWriter();
         // Small journal blocks describe few writes per transaction: there every journalled
         // write would soon force a commit (and a flush) of its own.
-        if (jw != null && image.journalOptions().journalData() && len <= JOURNALLED_DATA_MAX && len <= jw.dataBudget() / 4 && jw.maxEntries() >= 128) {
+        if (jw != null && image.journalOptions().journalData() && len <= JOURNALLED_DATA_MAX
+                && len <= jw.dataBudget() / 4 && jw.maxEntries() >= 128) {
             byte[] b = new byte[len];
             src.copyTo(from, b, 0, len);
             jw.journalData(host, b);

@@ -65,6 +65,8 @@ public final class Qcow2Image implements BlockDevice {
     /** An I/O error lost metadata on its way to disk: the image takes no more writes. */
     private volatile boolean failed;
     private volatile String failure;
+    /** Journal options of a writable open whose journal is created by the first write. */
+    private JournalOptions deferredJournal;
     private List<SnapshotInfo> snapshots = List.of();
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
@@ -151,7 +153,11 @@ public final class Qcow2Image implements BlockDevice {
             if (bitmaps != null) {
                 img.writer.writeStages(List.of(List.of(bitmaps)));
             }
-            if (ext != null && !valid) {
+            boolean bitsWithoutJournal = ext == null
+                    && (img.header.has(Feature.JOURNAL_DIRTY) || img.header.has(Feature.JOURNAL_VALID));
+            if ((ext != null && !valid) || bitsWithoutJournal) {
+                // Invalidated by another program, or a journal whose creation a crash tore (its
+                // bits landed, its extension did not: nothing was ever journalled into it).
                 img.dropInvalidJournal();
             } else if (recovered != null && o.journal != null) {
                 img.attachJournal(recovered, ext, o.journal);
@@ -160,7 +166,9 @@ public final class Qcow2Image implements BlockDevice {
                 img.removeJournal();
             }
             if (o.journal != null && img.journalWriter == null) {
-                img.createJournal(o.journal);
+                // Created at the first write: an image opened and never written (a daemon
+                // serving a hundred mostly idle images) costs no journal area and no flushes.
+                img.deferredJournal = o.journal;
             }
         } catch (IOException | RuntimeException e) {
             img.storage.close();
@@ -444,6 +452,7 @@ public final class Qcow2Image implements BlockDevice {
         try {
             ensureOpen();
             try {
+                startDeferredJournal();
                 op.run();
                 writebackIfCacheFull();
             } catch (IOException e) {
@@ -476,6 +485,7 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
+            startDeferredJournal();
             Header h = header;
             if (newSize < h.size()) {
                 throw new Qcow2Exception(file, "shrinking an image is not supported");
@@ -581,6 +591,8 @@ public final class Qcow2Image implements BlockDevice {
             if (journalOptions != null) {
                 journalOptions.commitInterval(interval);
                 startCommitTimer();
+            } else if (deferredJournal != null) {
+                deferredJournal.commitInterval(interval);
             }
         } finally {
             lock.writeLock().unlock();
@@ -591,17 +603,21 @@ public final class Qcow2Image implements BlockDevice {
     public void setCommitDatasize(long bytes) {
         lock.writeLock().lock();
         try {
-            if (journalOptions != null) {
-                journalOptions.commitDatasize(bytes);
+            JournalOptions jo = journalOptions != null ? journalOptions : deferredJournal;
+            if (jo != null) {
+                jo.commitDatasize(bytes);
             }
         } finally {
             lock.writeLock().unlock();
         }
     }
 
-    /** The live journal's options (a copy would go stale: read-only use), or null. */
+    /**
+     * The journal's options (a copy would go stale: read-only use), also before the first
+     * write creates the journal; null without a journal.
+     */
     public JournalOptions journalOptions() {
-        return journalOptions;
+        return journalOptions != null ? journalOptions : deferredJournal;
     }
 
     /** Status of the range starting at {@code offset}, at most {@code maxLength} bytes long. */
@@ -720,6 +736,14 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     // ---- journal lifecycle ----
+
+    private void startDeferredJournal() throws IOException {
+        JournalOptions jo = deferredJournal;
+        if (jo != null) {
+            deferredJournal = null;
+            createJournal(jo);
+        }
+    }
 
     private void createJournal(JournalOptions jo) throws IOException {
         if (header.version() < 3) {
@@ -862,9 +886,9 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
-    /** Whether the image runs with a live journal. */
+    /** Whether the image runs with a journal (live, or created by its first write). */
     public boolean journalEnabled() {
-        return journalWriter != null;
+        return journalWriter != null || deferredJournal != null;
     }
 
     private void writeHeader(Header nh) throws IOException {
