@@ -48,10 +48,15 @@ class NbdLifecycleTest {
     }
 
     private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        waitFor(condition, () -> what);
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier condition,
+                                java.util.function.Supplier<String> what) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                fail("timed out waiting for " + what);
+                fail("timed out waiting for " + what.get());
             }
             Thread.sleep(5);
         }
@@ -302,9 +307,10 @@ class NbdLifecycleTest {
 
     @Test
     void aClientThatNeverReadsItsRepliesHoldsBoundedMemory() throws Exception {
+        int len = 4 << 20;
+        exports.add(new MemoryExport("big", len, false));
         NbdServer s = start(tcp());
-        int len = 2 << 20;
-        NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk");
+        NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "big");
         c.socket().setReceiveBufferSize(65536);
         Thread sender = new Thread(() -> {
             try {
@@ -317,7 +323,8 @@ class NbdLifecycleTest {
         });
         sender.start();
         try {
-            waitFor(() -> s.requestsInFlight() >= 16, "replies to pile up");
+            waitFor(() -> s.requestsInFlight() >= 8, () -> "replies to pile up (in flight " + s.requestsInFlight()
+                    + ", reserved " + s.bufferedBytes() + ", log " + log + ")");
             Thread.sleep(300);
             long perConnection = NbdConnection.MAX_IN_FLIGHT_BYTES;
             assertTrue(s.bufferedBytes() <= perConnection, s.bufferedBytes() + " bytes reserved");
