@@ -372,6 +372,18 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** No reply could even be built for this request: free its slot and end the connection. Any thread. */
+    void abandon(NbdRequests.Request r) {
+        try {
+            ctx.executor().execute(() -> {
+                replied(r);
+                protocolError("no reply possible for a request");
+            });
+        } catch (RejectedExecutionException e) {
+            // event loop shut down: the connection is gone
+        }
+    }
+
     /** The server-wide budget has room again: retry if this connection waits for it. Any thread. */
     void budgetFreed() {
         try {

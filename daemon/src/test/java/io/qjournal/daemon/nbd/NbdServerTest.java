@@ -183,6 +183,10 @@ class NbdServerTest {
             assertTrue(r.structured(), "READ errors use an error chunk once structured replies are on");
             disk.failNext = NbdError.EIO;
             assertEquals(NbdError.EIO, c.call(CMD_BLOCK_STATUS, 0, 0, 4096, null).errno());
+            disk.failNext = -2;
+            assertEquals(NbdError.ENOMEM, c.call(CMD_WRITE, 0, 0, 4, new byte[4]).errno());
+            disk.failNext = -3;
+            assertEquals(NbdError.EIO, c.call(CMD_READ, 0, 0, 4, null).errno());
             assertArrayEquals(new byte[4], c.read(0, 4));
         }
     }
