@@ -355,4 +355,33 @@ class NbdLifecycleTest {
         s.close();
         assertFalse(Files.exists(sock));
     }
+
+    @Test
+    void anExportRemovedDuringTheHandshakeIsNotEntered() throws Exception {
+        // The lookup finds the export, but by the time the client would enter transmission it is gone.
+        NbdExports flaky = new NbdExports() {
+            private int lookups;
+
+            @Override
+            public synchronized NbdExport find(String name) {
+                return lookups++ == 0 ? disk : null;
+            }
+
+            @Override
+            public java.util.Collection<NbdExport> list() {
+                return List.of(disk);
+            }
+        };
+        NbdServer s = new NbdServer(flaky, tcp().withLog(log::add));
+        servers.add(s);
+        s.start();
+        try (NbdTestClient c = NbdTestClient.raw(s.tcpAddress())) {
+            c.greet();
+            c.sendOption(OPT_EXPORT_NAME, "disk".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            assertTrue(c.awaitClose());
+        }
+        waitFor(() -> s.connections() == 0, "the connection to close");
+        assertEquals(0, disk.clients.get(), "never attached, never detached");
+        assertTrue(log.stream().anyMatch(l -> l.contains("closed during the handshake")), log.toString());
+    }
 }
