@@ -384,4 +384,17 @@ class NbdLifecycleTest {
         assertEquals(0, disk.clients.get(), "never attached, never detached");
         assertTrue(log.stream().anyMatch(l -> l.contains("closed during the handshake")), log.toString());
     }
+
+    @Test
+    void aSocketAnotherServerListensOnIsNotTaken() throws Exception {
+        Path sock = tmp.resolve("busy.sock");
+        NbdServer first = start(new NbdServer.Config(null, sock, 16, 1 << 20, 2, l -> { }));
+        IOException e = assertThrows(IOException.class,
+                () -> start(new NbdServer.Config(null, sock, 16, 1 << 20, 2, l -> { })));
+        assertTrue(e.getMessage().contains("another server"), e.getMessage());
+        try (NbdTestClient c = NbdTestClient.connectUnix(sock, "disk")) {
+            c.flush(); // the first server still owns its socket
+        }
+        first.close();
+    }
 }
