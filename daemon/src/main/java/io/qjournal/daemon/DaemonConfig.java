@@ -1,0 +1,271 @@
+package io.qjournal.daemon;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * qjournald's settings: command-line flags over an optional config file of {@code key = value}
+ * lines whose keys are the flag names without dashes. A flag wins over the file's key; images
+ * from both are served, a flag image replacing a file image of the same name.
+ */
+public final class DaemonConfig {
+    public static final Path DEFAULT_FILE = Path.of("/etc/qjournal/qjournald.conf");
+    static final Set<String> KEYS = Set.of("image", "image-dir", "nbd", "nbd-socket", "jmx", "jmx-password-file",
+            "jmx-access-file", "jmx-no-auth", "debug");
+    // A config file is a few lines; refuse anything that is clearly not one.
+    private static final long MAX_FILE_BYTES = 1 << 20;
+
+    /** What the command line asked for besides running. */
+    public enum Action { RUN, HELP, VERSION }
+
+    public Action action = Action.RUN;
+    public Path configFile;
+    public final List<ImageSpec> images = new ArrayList<>();
+    public final List<Path> imageDirs = new ArrayList<>();
+    /** null = no TCP listener ({@code nbd = off}). */
+    public InetSocketAddress nbd = new InetSocketAddress("127.0.0.1", 10809);
+    public Path nbdSocket;
+    /** null = no JMX connector ({@code jmx = off}). */
+    public InetSocketAddress jmx = new InetSocketAddress("127.0.0.1", 9010);
+    public Path jmxPasswordFile;
+    public Path jmxAccessFile;
+    public boolean jmxNoAuth;
+    public boolean debug;
+
+    @Command(name = "qjournald", sortOptions = false,
+            description = "Serves qcow2 images with live metadata journals over NBD, steered through JMX.")
+    static final class Flags {
+        @Option(names = "--config", paramLabel = "FILE",
+                description = "Config file (default /etc/qjournal/qjournald.conf when it exists).")
+        Path config;
+        @Option(names = "--image", paramLabel = "NAME=PATH[,journal=on|off][,readonly=on][,commit-interval=T]"
+                + "[,commit-datasize=N]", description = "Serve an image as export NAME (repeatable).")
+        List<String> images = new ArrayList<>();
+        @Option(names = "--image-dir", paramLabel = "DIR",
+                description = "Serve every *.qcow2 in DIR under its file name without .qcow2 (repeatable).")
+        List<String> imageDirs = new ArrayList<>();
+        @Option(names = "--nbd", paramLabel = "HOST:PORT|off", description = "NBD TCP listener (default 127.0.0.1:10809).")
+        String nbd;
+        @Option(names = "--nbd-socket", paramLabel = "PATH", description = "Also listen on a Unix socket.")
+        String nbdSocket;
+        @Option(names = "--jmx", paramLabel = "HOST:PORT|off", description = "JMX connector (default 127.0.0.1:9010).")
+        String jmx;
+        @Option(names = "--jmx-password-file", paramLabel = "FILE", description = "JDK-format JMX password file.")
+        String jmxPasswordFile;
+        @Option(names = "--jmx-access-file", paramLabel = "FILE", description = "JDK-format JMX access file.")
+        String jmxAccessFile;
+        @Option(names = "--jmx-no-auth", description = "JMX without authentication (loopback address only).")
+        Boolean jmxNoAuth;
+        @Option(names = "--debug", description = "Stack traces with errors in the log.")
+        Boolean debug;
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help.")
+        boolean help;
+        @Option(names = {"-V", "--version"}, versionHelp = true, description = "Show the version.")
+        boolean version;
+    }
+
+    public static String usage() {
+        return new CommandLine(new Flags()).getUsageMessage();
+    }
+
+    /** Flags, then the config file they name (or the default file, if present). */
+    public static DaemonConfig parse(String[] args) throws ConfigException {
+        return parse(args, DEFAULT_FILE);
+    }
+
+    static DaemonConfig parse(String[] args, Path defaultFile) throws ConfigException {
+        Flags f = new Flags();
+        CommandLine cl = new CommandLine(f);
+        try {
+            cl.parseArgs(args);
+        } catch (CommandLine.ParameterException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        DaemonConfig c = new DaemonConfig();
+        if (cl.isUsageHelpRequested()) {
+            c.action = Action.HELP;
+            return c;
+        }
+        if (cl.isVersionHelpRequested()) {
+            c.action = Action.VERSION;
+            return c;
+        }
+        Map<String, List<String>> file = new LinkedHashMap<>();
+        if (f.config != null) {
+            c.configFile = f.config;
+            file = readFile(f.config);
+        } else if (defaultFile != null && Files.isRegularFile(defaultFile)) {
+            c.configFile = defaultFile;
+            file = readFile(defaultFile);
+        }
+        String where = c.configFile == null ? "" : c.configFile + ": ";
+
+        Map<String, ImageSpec> images = new LinkedHashMap<>();
+        // Relative paths in the file are relative to the file (systemd runs the daemon in /).
+        Path base = c.configFile == null ? null : c.configFile.toAbsolutePath().getParent();
+        for (String s : file.getOrDefault("image", List.of())) {
+            ImageSpec spec = prefixed(where, s);
+            spec = new ImageSpec(spec.name(), base.resolve(spec.path()), spec.readOnly(), spec.journal(),
+                    spec.commitInterval(), spec.commitDatasize());
+            if (images.put(spec.name(), spec) != null) {
+                throw new ConfigException(where + "image name '" + spec.name() + "' appears twice");
+            }
+        }
+        Set<String> fromFlags = new java.util.HashSet<>();
+        for (String s : f.images) {
+            ImageSpec spec = ImageSpec.parse(s);
+            if (!fromFlags.add(spec.name())) {
+                throw new ConfigException("--image name '" + spec.name() + "' given twice");
+            }
+            images.put(spec.name(), spec);
+        }
+        c.images.addAll(images.values());
+        for (String d : file.getOrDefault("image-dir", List.of())) {
+            c.imageDirs.add(base.resolve(d));
+        }
+        for (String d : f.imageDirs) {
+            c.imageDirs.add(Path.of(d));
+        }
+
+        String nbd = pick(f.nbd, file, "nbd", where);
+        if (nbd != null) {
+            c.nbd = nbd.equals("off") ? null : hostPort("--nbd", nbd);
+        }
+        String sock = pick(f.nbdSocket, file, "nbd-socket", where);
+        c.nbdSocket = sock == null || sock.isEmpty() ? null : Path.of(sock);
+        String jmx = pick(f.jmx, file, "jmx", where);
+        if (jmx != null) {
+            c.jmx = jmx.equals("off") ? null : hostPort("--jmx", jmx);
+        }
+        String pw = pick(f.jmxPasswordFile, file, "jmx-password-file", where);
+        c.jmxPasswordFile = pw == null ? null : Path.of(pw);
+        String acc = pick(f.jmxAccessFile, file, "jmx-access-file", where);
+        c.jmxAccessFile = acc == null ? null : Path.of(acc);
+        c.jmxNoAuth = f.jmxNoAuth != null ? f.jmxNoAuth : bool(file, "jmx-no-auth", where);
+        c.debug = f.debug != null ? f.debug : bool(file, "debug", where);
+
+        if (c.nbd == null && c.nbdSocket == null) {
+            throw new ConfigException("nbd is off and no nbd-socket is given: clients could not reach any image");
+        }
+        if (c.jmx != null && c.jmxNoAuth && !c.jmx.getAddress().isLoopbackAddress()) {
+            throw new ConfigException("--jmx-no-auth is only allowed with a loopback JMX address, not "
+                    + c.jmx.getHostString());
+        }
+        if (c.jmx != null && !c.jmxNoAuth && c.jmxPasswordFile == null) {
+            throw new ConfigException("JMX authentication needs --jmx-password-file FILE (or --jmx-no-auth on a"
+                    + " loopback address, or --jmx off)");
+        }
+        return c;
+    }
+
+    private static ImageSpec prefixed(String where, String s) throws ConfigException {
+        try {
+            return ImageSpec.parse(s);
+        } catch (ConfigException e) {
+            throw new ConfigException(where + e.getMessage());
+        }
+    }
+
+    /** The flag's value, else the file's single value for the key, else null. */
+    private static String pick(String flag, Map<String, List<String>> file, String key, String where)
+            throws ConfigException {
+        if (flag != null) {
+            return flag.trim();
+        }
+        List<String> v = file.get(key);
+        if (v == null) {
+            return null;
+        }
+        if (v.size() > 1) {
+            throw new ConfigException(where + "key '" + key + "' given " + v.size() + " times");
+        }
+        return v.get(0);
+    }
+
+    private static boolean bool(Map<String, List<String>> file, String key, String where) throws ConfigException {
+        String v = pick(null, file, key, where);
+        if (v == null) {
+            return false;
+        }
+        switch (v) {
+            case "true": case "on": case "yes": case "1":
+                return true;
+            case "false": case "off": case "no": case "0":
+                return false;
+            default:
+                throw new ConfigException(where + key + " takes true or false, not '" + v + "'");
+        }
+    }
+
+    /** HOST:PORT, [IPv6]:PORT; the host must resolve now (a listener binds to it). */
+    static InetSocketAddress hostPort(String flag, String v) throws ConfigException {
+        int colon = v.lastIndexOf(':');
+        if (colon <= 0 || colon == v.length() - 1) {
+            throw new ConfigException(flag + " '" + v + "': expected HOST:PORT (or off)");
+        }
+        String host = v.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(v.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new ConfigException(flag + " '" + v + "': port must be a number");
+        }
+        if (port < 0 || port > 65535) {
+            throw new ConfigException(flag + " '" + v + "': port must be 0 to 65535");
+        }
+        InetSocketAddress a = new InetSocketAddress(host, port);
+        if (a.isUnresolved()) {
+            throw new ConfigException(flag + " '" + v + "': cannot resolve host '" + host + "'");
+        }
+        return a;
+    }
+
+    static Map<String, List<String>> readFile(Path p) throws ConfigException {
+        List<String> lines;
+        try {
+            if (Files.size(p) > MAX_FILE_BYTES) {
+                throw new ConfigException(p + ": too large for a config file");
+            }
+            lines = Files.readAllLines(p, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ConfigException(p + ": cannot read config file ("
+                    + (e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.getMessage()) + ")");
+        }
+        Map<String, List<String>> m = new LinkedHashMap<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            int eq = line.indexOf('=');
+            if (eq <= 0) {
+                throw new ConfigException(p + " line " + (i + 1) + ": expected 'key = value', got '" + line + "'");
+            }
+            String key = line.substring(0, eq).strip();
+            String value = line.substring(eq + 1).strip();
+            if (!KEYS.contains(key)) {
+                throw new ConfigException(p + " line " + (i + 1) + ": unknown key '" + key + "' (known: "
+                        + String.join(", ", new java.util.TreeSet<>(KEYS)) + ")");
+            }
+            if (value.isEmpty() && !key.equals("nbd-socket")) {
+                throw new ConfigException(p + " line " + (i + 1) + ": key '" + key + "' has no value");
+            }
+            m.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+        }
+        return m;
+    }
+}
