@@ -256,13 +256,19 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         metaExport = name;
     }
 
-    /** Called by the handshake once the export is chosen (GO or EXPORT_NAME). */
-    void enterTransmission(NbdExport chosen, String name, int maxPayload) {
+    /** Called by the handshake once the export is chosen (GO or EXPORT_NAME); false: it went away meanwhile. */
+    boolean enterTransmission(NbdExport chosen, String name, int maxPayload) {
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
         }
         boolean meta = structured && name.equals(metaExport);
         export = chosen;
+        if (server.exports().find(name) != chosen) {
+            // Removed (image closed) between lookup and now: disconnect() may have missed us.
+            server.log("NBD: client " + peer + ": export " + chosen.name() + " closed during the handshake");
+            export = null; // never attached: nothing to detach
+            return false;
+        }
         requests = new NbdRequests(this, ctx, chosen, structured, meta, maxPayload);
         phase = Phase.TRANSMISSION;
         try {
@@ -272,6 +278,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
         server.log("NBD: client " + peer + " uses export " + chosen.name()
                 + (structured ? " (structured replies)" : ""));
+        return true;
     }
 
     // ---- transmission ----
@@ -369,6 +376,18 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             closeIfIdle();
         } else if (paused) {
             resume();
+        }
+    }
+
+    /** No reply could even be built for this request: free its slot and end the connection. Any thread. */
+    void abandon(NbdRequests.Request r) {
+        try {
+            ctx.executor().execute(() -> {
+                replied(r);
+                protocolError("no reply possible for a request");
+            });
+        } catch (RejectedExecutionException e) {
+            // event loop shut down: the connection is gone
         }
     }
 

@@ -89,8 +89,7 @@ final class NbdHandshake {
             b.writeZero(124);
         }
         ctx.write(b);
-        c.enterTransmission(e, name, l.maxPayload);
-        return Result.TRANSMISSION;
+        return c.enterTransmission(e, name, l.maxPayload) ? Result.TRANSMISSION : Result.DISCONNECT;
     }
 
     private static Result infoOrGo(NbdConnection c, ChannelHandlerContext ctx, int option, ByteBuf data) {
@@ -141,8 +140,7 @@ final class NbdHandshake {
         reply(ctx, option, REP_INFO, bs);
         reply(ctx, option, REP_ACK, null);
         if (option == OPT_GO) {
-            c.enterTransmission(e, name, l.maxPayload);
-            return Result.TRANSMISSION;
+            return c.enterTransmission(e, name, l.maxPayload) ? Result.TRANSMISSION : Result.DISCONNECT;
         }
         return Result.CONTINUE;
     }

@@ -161,8 +161,24 @@ final class NbdRequests {
         } catch (RuntimeException e) {
             conn.server().log("NBD: export " + export.name() + ": command " + r.type() + " failed: " + e);
             error(r, NbdError.EIO, e.toString());
+        } catch (OutOfMemoryError e) {
+            // Out of (direct) memory: this request fails, the server and the connection go on.
+            conn.server().log("NBD: export " + export.name() + ": command " + r.type() + ": " + e);
+            errorOrAbandon(r, NbdError.ENOMEM, "out of memory");
+        } catch (Error e) {
+            conn.server().log("NBD: export " + export.name() + ": command " + r.type() + " failed: " + e);
+            errorOrAbandon(r, NbdError.EIO, e.toString());
         } finally {
             release(r);
+        }
+    }
+
+    /** Every request must end in exactly one reply attempt, or its in-flight slot is never freed. */
+    private void errorOrAbandon(Request r, int errno, String message) {
+        try {
+            error(r, errno, message);
+        } catch (Throwable t) {
+            conn.abandon(r);
         }
     }
 

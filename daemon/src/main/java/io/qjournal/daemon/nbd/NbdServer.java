@@ -144,7 +144,7 @@ public final class NbdServer implements AutoCloseable {
         try {
             if (config.tcp() != null) {
                 Channel ch = bind(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class,
-                        config.tcp(), config.tcp().toString());
+                        config.tcp(), config.tcp().getHostString() + ":" + config.tcp().getPort());
                 tcpBound = (InetSocketAddress) ch.localAddress();
                 listeners.add(ch);
             }
@@ -201,6 +201,13 @@ public final class NbdServer implements AutoCloseable {
         int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
         if ((mode & 0170000) != 0140000) {
             throw new IOException("NBD: cannot listen on " + path + ": the path exists and is not a socket");
+        }
+        try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(path));
+            throw new IOException("NBD: cannot listen on " + path + ": another server is listening there");
+        } catch (java.net.ConnectException stale) {
+            // nobody listens: a leftover of a process that died
         }
         Files.delete(path);
     }

@@ -22,7 +22,7 @@ final class MemoryExport implements NbdExport {
     final AtomicInteger clients = new AtomicInteger();
     final AtomicLong flushes = new AtomicLong();
     final AtomicLong fuaWrites = new AtomicLong();
-    /** When set, the next export call fails with this errno (then clears); -1: a plain IOException. */
+    /** When set, the next export call fails with this errno (then clears); -1 an IOException, -2 OutOfMemoryError, -3 a RuntimeException. */
     volatile int failNext;
     /** When set, reads and writes wait for it before touching data (keeps requests in flight). */
     volatile java.util.concurrent.CountDownLatch gate;
@@ -75,6 +75,12 @@ final class MemoryExport implements NbdExport {
             failNext = 0;
             if (e == -1) {
                 throw new IOException("injected I/O failure on " + name);
+            }
+            if (e == -2) {
+                throw new OutOfMemoryError("injected");
+            }
+            if (e == -3) {
+                throw new IllegalStateException("injected bug");
             }
             throw new NbdError(e, "injected failure on " + name);
         }

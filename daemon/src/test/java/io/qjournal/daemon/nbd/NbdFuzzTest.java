@@ -115,7 +115,8 @@ class NbdFuzzTest {
 
     private static void awaitQuiet(NbdServer server) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while ((server.connections() > 1 || server.requestsInFlight() > 0) && System.nanoTime() < deadline) {
+        while ((server.connections() > 1 || server.requestsInFlight() > 0 || server.bufferedBytes() > 0)
+                && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
         assertEquals(1, server.connections(), "fuzz connections all closed");

@@ -48,10 +48,15 @@ class NbdLifecycleTest {
     }
 
     private static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        waitFor(condition, () -> what);
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier condition,
+                                java.util.function.Supplier<String> what) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                fail("timed out waiting for " + what);
+                fail("timed out waiting for " + what.get());
             }
             Thread.sleep(5);
         }
@@ -302,9 +307,10 @@ class NbdLifecycleTest {
 
     @Test
     void aClientThatNeverReadsItsRepliesHoldsBoundedMemory() throws Exception {
+        int len = 4 << 20;
+        exports.add(new MemoryExport("big", len, false));
         NbdServer s = start(tcp());
-        int len = 2 << 20;
-        NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "disk");
+        NbdTestClient c = NbdTestClient.connect(s.tcpAddress(), "big");
         c.socket().setReceiveBufferSize(65536);
         Thread sender = new Thread(() -> {
             try {
@@ -317,7 +323,8 @@ class NbdLifecycleTest {
         });
         sender.start();
         try {
-            waitFor(() -> s.requestsInFlight() >= 16, "replies to pile up");
+            waitFor(() -> s.requestsInFlight() >= 8, () -> "replies to pile up (in flight " + s.requestsInFlight()
+                    + ", reserved " + s.bufferedBytes() + ", log " + log + ")");
             Thread.sleep(300);
             long perConnection = NbdConnection.MAX_IN_FLIGHT_BYTES;
             assertTrue(s.bufferedBytes() <= perConnection, s.bufferedBytes() + " bytes reserved");
@@ -347,5 +354,47 @@ class NbdLifecycleTest {
         }
         s.close();
         assertFalse(Files.exists(sock));
+    }
+
+    @Test
+    void anExportRemovedDuringTheHandshakeIsNotEntered() throws Exception {
+        // The lookup finds the export, but by the time the client would enter transmission it is gone.
+        NbdExports flaky = new NbdExports() {
+            private int lookups;
+
+            @Override
+            public synchronized NbdExport find(String name) {
+                return lookups++ == 0 ? disk : null;
+            }
+
+            @Override
+            public java.util.Collection<NbdExport> list() {
+                return List.of(disk);
+            }
+        };
+        NbdServer s = new NbdServer(flaky, tcp().withLog(log::add));
+        servers.add(s);
+        s.start();
+        try (NbdTestClient c = NbdTestClient.raw(s.tcpAddress())) {
+            c.greet();
+            c.sendOption(OPT_EXPORT_NAME, "disk".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            assertTrue(c.awaitClose());
+        }
+        waitFor(() -> s.connections() == 0, "the connection to close");
+        assertEquals(0, disk.clients.get(), "never attached, never detached");
+        assertTrue(log.stream().anyMatch(l -> l.contains("closed during the handshake")), log.toString());
+    }
+
+    @Test
+    void aSocketAnotherServerListensOnIsNotTaken() throws Exception {
+        Path sock = tmp.resolve("busy.sock");
+        NbdServer first = start(new NbdServer.Config(null, sock, 16, 1 << 20, 2, l -> { }));
+        IOException e = assertThrows(IOException.class,
+                () -> start(new NbdServer.Config(null, sock, 16, 1 << 20, 2, l -> { })));
+        assertTrue(e.getMessage().contains("another server"), e.getMessage());
+        try (NbdTestClient c = NbdTestClient.connectUnix(sock, "disk")) {
+            c.flush(); // the first server still owns its socket
+        }
+        first.close();
     }
 }

@@ -183,6 +183,10 @@ class NbdServerTest {
             assertTrue(r.structured(), "READ errors use an error chunk once structured replies are on");
             disk.failNext = NbdError.EIO;
             assertEquals(NbdError.EIO, c.call(CMD_BLOCK_STATUS, 0, 0, 4096, null).errno());
+            disk.failNext = -2;
+            assertEquals(NbdError.ENOMEM, c.call(CMD_WRITE, 0, 0, 4, new byte[4]).errno());
+            disk.failNext = -3;
+            assertEquals(NbdError.EIO, c.call(CMD_READ, 0, 0, 4, null).errno());
             assertArrayEquals(new byte[4], c.read(0, 4));
         }
     }
@@ -320,6 +324,11 @@ class NbdServerTest {
             for (int i = 0; i < data.length; i++) {
                 assertArrayEquals(data[i], c.read((long) i * len, len), "block " + i + ", seed " + seed);
             }
+        }
+        // the last reply's write listener may run just after the client has read it
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (server.requestsInFlight() != 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
         }
         assertEquals(0, server.requestsInFlight());
     }

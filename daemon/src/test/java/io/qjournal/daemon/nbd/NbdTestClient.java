@@ -5,7 +5,6 @@ import static io.qjournal.daemon.nbd.NbdProtocol.*;
 import java.io.Closeable;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -470,11 +469,5 @@ public final class NbdTestClient implements Closeable {
     @Override
     public void close() throws IOException {
         channel.close();
-    }
-
-    static void expectEof(DataInputStream in) throws IOException {
-        if (in.read() >= 0) {
-            throw new EOFException("expected the server to close the connection");
-        }
     }
 }
