@@ -112,6 +112,10 @@ public final class BenchCommand implements Callable<Integer> {
             throw new CliException("--journal is only available in write tests");
         }
         try (Disk disk = Images.open(file, format, write, !forceShare, jo)) {
+            if (jo != null && disk.qcow2() != null) {
+                // Set-up, as opening is: the journal area is made before the clock starts.
+                disk.qcow2().startJournal();
+            }
             long imageSize = disk.size();
             if (!quiet) {
                 System.out.printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)%n",

@@ -219,8 +219,9 @@ class JmxAgentTest {
                 BlockingQueue<Notification> got = new LinkedBlockingQueue<>();
                 mbs.addNotificationListener(on, (n, h) -> got.add(n), null, null);
 
-                storage.failFromNth("disk gone", FaultyStorage.Target.FLUSH, 1, FaultyStorage.Kind.EIO);
+                // The first write also creates the journal (with its flushes); the disk dies after it.
                 bad.write(0, new byte[4096]);
+                storage.failFromNth("disk gone", FaultyStorage.Target.FLUSH, 1, FaultyStorage.Kind.EIO);
                 MBeanException e = assertThrows(MBeanException.class, () -> mbs.invoke(on, "forceSync", null, null));
                 assertEquals(IOException.class, e.getCause().getClass());
                 assertTrue(e.getCause().getMessage().startsWith("bad: "), e.getCause().getMessage());

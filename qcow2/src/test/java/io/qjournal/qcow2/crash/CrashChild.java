@@ -44,7 +44,7 @@ public final class CrashChild {
         try (FileChannel log = FileChannel.open(logFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING);
                 Qcow2Image img = Qcow2Image.open(file, OpenOptions.readWrite().journal(journal))) {
-            System.out.println("READY " + img.journalStatus().present());
+            System.out.println("READY " + img.journalEnabled());
             System.out.flush();
             for (int i = 0; i < MAX_OPS; i++) {
                 Object[] op = op(seed, i);

@@ -52,9 +52,9 @@ class JournalQemuInterplayIT {
         Path copy = tmp.resolve("dirty.qcow2");
         Qcow2Image.create(f, new CreateOptions().size(64L * M).clusterSize(65536));
         try (Qcow2Image img = Qcow2Image.open(f, OpenOptions.readWrite().journal(JOURNAL))) {
-            assertTrue(img.journalStatus().present(), "the engine opened without a live journal");
             fill(img, 0, 256 * K, 0x5a);
             img.flush();
+            assertTrue(img.journalStatus().present(), "no live journal after the first write");
             fill(img, M, 64 * K, 0x6b);
             img.flush();
             // What the disk holds if the host died now.
@@ -171,9 +171,9 @@ class JournalQemuInterplayIT {
         Path live = tmp.resolve("live-" + out.getFileName());
         Qcow2Image.create(live, new CreateOptions().size(64L * M).clusterSize(4096));
         try (Qcow2Image img = Qcow2Image.open(live, OpenOptions.readWrite().journal(JOURNAL))) {
-            assertTrue(img.journalStatus().present(), "the engine opened without a live journal");
             fill(img, 0, 512 * K, 0x11);
             img.flush();
+            assertTrue(img.journalStatus().present(), "no live journal after the first write");
             img.checkpoint();
             fill(img, M, 512 * K, 0x22);
             img.flush();
