@@ -221,7 +221,7 @@ class DedupCompactorIT {
     }
 
     @Test
-    void bitmapsStayConsistentForQemu() throws Exception {
+    void bitmapImageStaysCorrect() throws Exception {
         Path img = knownImage("bitmap.qcow2", "");
         QemuTools.qemuImg("bitmap", "--add", img.toString(), "b0").requireSuccess();
         qemuIo(img, "write -P 0x11 30M 64k");
