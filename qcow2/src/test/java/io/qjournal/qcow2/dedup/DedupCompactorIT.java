@@ -103,6 +103,47 @@ class DedupCompactorIT {
         assertEquals(real.bytesWon(), dry.bytesWon());
     }
 
+    /**
+     * A run that stops after its last commit (here: the progress callback throws) writes
+     * nothing more and leaves the journal: it holds the dedup index entries (type 4), and the
+     * next open replays it to an image that checks clean with the same contents.
+     */
+    @Test
+    void abandonedRunLeavesAJournalWithDedupEntriesThatReplays() throws Exception {
+        Path img = knownImage("abandoned.qcow2", "");
+        Path before = copy(img);
+        long actualBefore = DedupImages.actualSize(img);
+        int[] finalCalls = {0};
+        RuntimeException stop = new RuntimeException("operator gave up");
+        RuntimeException e = assertThrows(RuntimeException.class, () -> DedupCompactor.run(img,
+                new DedupCompactor.Options(false), (scanned, won) -> {
+                    // The scan's last report and the compaction's closing one both see everything read.
+                    if (scanned == 10L * K64 && ++finalCalls[0] == 2) {
+                        throw stop;
+                    }
+                }));
+        assertEquals(stop, e);
+        java.util.List<String> dump;
+        try (io.qjournal.qcow2.storage.FileStorage s = io.qjournal.qcow2.storage.FileStorage.open(img, false)) {
+            long[] area = DedupImages.journalArea(s);
+            assertTrue(area != null, "the abandoned run must leave its journal");
+            dump = io.qjournal.qcow2.journal.JournalDump.describe(s, area[0], area[1]);
+        }
+        assertEquals(2, dump.stream().filter(l -> l.contains("dedup-insert")).count(),
+                "one entry per kept cluster that became shared (0x11, 0x22): " + dump);
+        try (io.qjournal.qcow2.Qcow2Image i = io.qjournal.qcow2.Qcow2Image.open(img,
+                io.qjournal.qcow2.OpenOptions.readWrite())) {
+            assertTrue(i.journalStatusAtOpen().dirty(), "the journal was left dirty");
+        }
+        assertClean(img, "after replay");
+        assertSameContents(before, img, "after replay");
+        // The sharing was committed: a second run finds nothing left but the cut of the file.
+        DedupCompactor.Result again = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
+        assertEquals(0, again.duplicateClusters() + again.zeroClusters() + again.movedClusters(), again.toString());
+        assertEquals(7L * K64, actualBefore - DedupImages.actualSize(img));
+        assertClean(img, "after the second run");
+    }
+
     @Test
     void qemuCopyOnWriteKeepsTheSharingIntact() throws Exception {
         Path img = knownImage("cow.qcow2", "");

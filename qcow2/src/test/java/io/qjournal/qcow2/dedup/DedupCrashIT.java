@@ -8,9 +8,6 @@ import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.check.CheckResult;
 import io.qjournal.qcow2.check.ImageChecker;
 import io.qjournal.qcow2.check.RepairMode;
-import io.qjournal.qcow2.header.Header;
-import io.qjournal.qcow2.header.HeaderCodec;
-import io.qjournal.qcow2.header.HeaderExtension;
 import io.qjournal.qcow2.journal.JournalDump;
 import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.testsupport.QemuTools;
@@ -87,7 +84,7 @@ class DedupCrashIT {
             }
             kills++;
             try (FileStorage s = FileStorage.open(img, false)) {
-                long[] journal = journalArea(s);
+                long[] journal = DedupImages.journalArea(s);
                 if (journal != null) {
                     dirty++;
                     for (String l : JournalDump.describe(s, journal[0], journal[1])) {
@@ -188,21 +185,6 @@ class DedupCrashIT {
             return "qemu-img compare exit " + cmp.exitCode() + ": " + (cmp.stdout() + cmp.stderr()).strip();
         }
         return null;
-    }
-
-    /** The journal area {offset, size} the header names, or null. */
-    private static long[] journalArea(FileStorage s) throws IOException {
-        byte[] first = new byte[(int) Math.min(s.size(), Header.V3_LENGTH_WITH_COMPRESSION)];
-        s.read(0, first, 0, first.length);
-        int cs = HeaderCodec.peekClusterSize(first, s.name());
-        byte[] cluster = new byte[(int) Math.min(s.size(), cs)];
-        s.read(0, cluster, 0, cluster.length);
-        HeaderExtension e = HeaderCodec.decode(cluster, s.size(), s.name()).extension(HeaderExtension.JOURNAL);
-        if (e == null || e.data().length < 16) {
-            return null;
-        }
-        ByteBuffer b = ByteBuffer.wrap(e.data());
-        return new long[] {b.getLong(0), b.getLong(8)};
     }
 
     /** A running child JVM and the lines it printed. */

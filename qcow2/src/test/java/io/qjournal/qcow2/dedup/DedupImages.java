@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qjournal.qcow2.check.CheckResult;
 import io.qjournal.qcow2.check.ImageChecker;
 import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.header.HeaderExtension;
 import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.io.IOException;
@@ -66,6 +69,21 @@ final class DedupImages {
         QemuTools.Result r = QemuTools.qemuImg("compare", "-f", "qcow2", "-F", "qcow2", expected.toString(),
                 actual.toString());
         assertEquals(0, r.exitCode(), what + ": qemu-img compare: " + r.stdout() + r.stderr());
+    }
+
+    /** The journal area {offset, size} the header names, or null. */
+    static long[] journalArea(FileStorage s) throws IOException {
+        byte[] first = new byte[(int) Math.min(s.size(), Header.V3_LENGTH_WITH_COMPRESSION)];
+        s.read(0, first, 0, first.length);
+        int cs = HeaderCodec.peekClusterSize(first, s.name());
+        byte[] cluster = new byte[(int) Math.min(s.size(), cs)];
+        s.read(0, cluster, 0, cluster.length);
+        HeaderExtension e = HeaderCodec.decode(cluster, s.size(), s.name()).extension(HeaderExtension.JOURNAL);
+        if (e == null || e.data().length < 16) {
+            return null;
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(e.data());
+        return new long[] {b.getLong(0), b.getLong(8)};
     }
 
     static String sha256(Path file) throws Exception {
