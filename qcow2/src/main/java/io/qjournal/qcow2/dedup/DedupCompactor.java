@@ -132,6 +132,9 @@ public final class DedupCompactor {
             out.add(s.inconsistent + " clusters with a refcount or COPIED flag that does not match left alone"
                     + " (run check)");
         }
+        if (s.refcountFull > 0) {
+            out.add(s.refcountFull + " duplicates not shared: the refcount width cannot count another reference");
+        }
         out.addAll(s.skipped);
         return List.copyOf(out);
     }

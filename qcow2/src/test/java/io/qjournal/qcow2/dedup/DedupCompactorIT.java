@@ -251,6 +251,18 @@ class DedupCompactorIT {
     }
 
     @Test
+    void oneBitRefcountsCannotShare() throws Exception {
+        Path img = knownImage("rc1.qcow2", "refcount_bits=1");
+        Path before = copy(img);
+        DedupCompactor.Result r = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
+        assertEquals(0, r.duplicateClusters(), r.toString());
+        assertEquals(3, r.zeroClusters(), r.toString());
+        assertTrue(r.skipped().stream().anyMatch(s -> s.startsWith("4 duplicates not shared")), r.toString());
+        assertSameContents(before, img, "1-bit refcounts");
+        assertClean(img, "1-bit refcounts");
+    }
+
+    @Test
     void extendedL2Image() throws Exception {
         Path img = knownImage("ext.qcow2", "extended_l2=on");
         Path before = copy(img);
