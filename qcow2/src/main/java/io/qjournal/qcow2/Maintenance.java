@@ -115,6 +115,12 @@ public final class Maintenance implements AutoCloseable {
         image.commitNow();
     }
 
+    /** True while the caches hold changes no commit has taken yet. */
+    public boolean uncommitted() {
+        JournalMetadataWriter jw = image.journalWriter();
+        return image.map().hasDirty() || image.refcounts().hasDirty() || (jw != null && jw.hasPending());
+    }
+
     /**
      * Gives up after an error in the middle of a step: the caches may hold half of it, so
      * nothing more is written (close does not commit); the next open replays the journal up to

@@ -9,6 +9,7 @@ public final class OpenOptions {
     boolean openBacking = true;
     boolean repairDirty = true;
     JournalOptions journal;
+    boolean journalAtEnd;
 
     public static OpenOptions readOnly() {
         return new OpenOptions();
@@ -50,6 +51,16 @@ public final class OpenOptions {
     /** Opens with a live metadata journal (null: no journal; every metadata update in place). */
     public OpenOptions journal(JournalOptions v) {
         journal = v;
+        return this;
+    }
+
+    /**
+     * Places a journal this open creates past the last cluster in use instead of in the first
+     * free run (offline compaction: the clean close frees it and the file is cut there, where a
+     * journal in a hole would leave the hole behind).
+     */
+    public OpenOptions journalAtEnd(boolean v) {
+        journalAtEnd = v;
         return this;
     }
 

@@ -56,7 +56,7 @@ public final class DedupCompactor {
         long sizeBefore = Maintenance.allocatedBytes(image);
         Stats stats = new Stats();
         OpenOptions oo = options.dryRun() ? OpenOptions.readOnly().openBacking(false)
-                : OpenOptions.readWrite().openBacking(false).journal(journalOptions(image));
+                : OpenOptions.readWrite().openBacking(false).journal(journalOptions(image)).journalAtEnd(true);
         long highestAfter;
         int cs;
         try (Qcow2Image img = Qcow2Image.open(image, oo)) {
@@ -77,7 +77,10 @@ public final class DedupCompactor {
                     c.run(h.size());
                     highestAfter = c.highestAfter();
                 } catch (IOException | RuntimeException e) {
-                    if (!options.dryRun()) {
+                    // Half a step in the caches must never be committed: the image stops and the
+                    // next open replays up to the last commit. With nothing pending, the clean
+                    // close leaves an image QEMU can open at once.
+                    if (!options.dryRun() && m.uncommitted()) {
                         m.abandon(e);
                     }
                     throw e;

@@ -172,6 +172,15 @@ public final class RefcountManager {
         }
     }
 
+    /** Like {@link #allocate} but past the last cluster in use; later allocations still fill holes. */
+    public long allocateAtEnd(int n) throws IOException {
+        long cursor = freeClusterIndex;
+        freeClusterIndex = Math.max(cursor, highestUsedCluster() + 1);
+        long offset = allocate(n);
+        freeClusterIndex = Math.min(cursor, freeClusterIndex);
+        return offset;
+    }
+
     private long findFree(long from, int n) throws IOException {
         long perBlock = 1L << blockBits;
         long start = from;
