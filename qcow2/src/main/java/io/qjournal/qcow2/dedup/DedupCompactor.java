@@ -85,8 +85,11 @@ public final class DedupCompactor {
                     }
                     throw e;
                 }
-                if (!options.dryRun()) {
+                if (!options.dryRun() && stats.inconsistent == 0) {
                     m.truncateOnClose();
+                } else if (!options.dryRun()) {
+                    // An entry pointing at a cluster without a refcount could lie past the cut.
+                    stats.skipped.add("file not cut: the refcounts do not match the L2 entries");
                 }
             }
         }
