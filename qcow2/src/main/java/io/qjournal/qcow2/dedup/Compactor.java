@@ -63,7 +63,7 @@ final class Compactor {
         long jEnd = j == null ? -1 : (j.offset() + j.size() + cs - 1) >>> cb;
         long top = m.refcounts().highestUsedCluster();
         long lowFree = 0;
-        ByteBuffer buf = ByteBuffer.allocateDirect(cs + 4096).alignedSlice(4096);
+        ByteBuffer buf = Deduplicator.aligned(cs);
         while (top > 0) {
             // The journal's clusters are freed by the clean close: they do not hold the end up.
             if (refcount(top) == 0 || (top >= jFirst && top < jEnd)) {

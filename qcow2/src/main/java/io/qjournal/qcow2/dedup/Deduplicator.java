@@ -305,9 +305,10 @@ final class Deduplicator {
         }
     }
 
-    private static ByteBuffer aligned(int n) {
-        // The kernel copies into page-aligned buffers much faster.
-        return ByteBuffer.allocateDirect(n + 4096).alignedSlice(4096).limit(n).slice();
+    /** A direct buffer of {@code n} bytes at a page boundary: the kernel copies into those much faster. */
+    static ByteBuffer aligned(int n) {
+        int pages = (n + 4095) & ~4095;
+        return ByteBuffer.allocateDirect(pages + 4096).alignedSlice(4096).limit(n).slice();
     }
 
     private static ThreadFactory daemon(String name) {
