@@ -10,6 +10,7 @@ public final class OpenOptions {
     boolean repairDirty = true;
     JournalOptions journal;
     boolean journalAtEnd;
+    boolean preservesContents;
 
     public static OpenOptions readOnly() {
         return new OpenOptions();
@@ -61,6 +62,16 @@ public final class OpenOptions {
      */
     public OpenOptions journalAtEnd(boolean v) {
         journalAtEnd = v;
+        return this;
+    }
+
+    /**
+     * The opener promises not to change what the guest reads (offline maintenance such as
+     * dedup-compaction, which only rearranges clusters): persistent dirty bitmaps then stay
+     * true and are not marked in use, as every other writable open marks them.
+     */
+    public OpenOptions preservesContents(boolean v) {
+        preservesContents = v;
         return this;
     }
 

@@ -149,7 +149,8 @@ public final class Qcow2Image implements BlockDevice {
         }
         try {
             img.clearUnknownAutoclear();
-            MetaWrite bitmaps = BitmapsInUse.markAll(img.storage, img.header);
+            // Guest contents that do not change leave persistent bitmaps true (offline maintenance).
+            MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(img.storage, img.header);
             if (bitmaps != null) {
                 img.writer.writeStages(List.of(List.of(bitmaps)));
             }

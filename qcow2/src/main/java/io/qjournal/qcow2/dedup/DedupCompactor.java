@@ -56,7 +56,8 @@ public final class DedupCompactor {
         long sizeBefore = Maintenance.allocatedBytes(image);
         Stats stats = new Stats();
         OpenOptions oo = options.dryRun() ? OpenOptions.readOnly().openBacking(false)
-                : OpenOptions.readWrite().openBacking(false).journal(journalOptions(image)).journalAtEnd(true);
+                : OpenOptions.readWrite().openBacking(false).journal(journalOptions(image)).journalAtEnd(true)
+                        .preservesContents(true);
         long highestAfter;
         int cs;
         try (Qcow2Image img = Qcow2Image.open(image, oo)) {
