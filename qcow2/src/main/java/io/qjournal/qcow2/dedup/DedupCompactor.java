@@ -63,12 +63,12 @@ public final class DedupCompactor {
         try (Qcow2Image img = Qcow2Image.open(image, oo)) {
             Header h = img.header();
             cs = h.clusterSize();
-            if (h.has(Feature.EXTERNAL_DATA_FILE)) {
-                throw new Qcow2Exception(img.name(), "images with an external data file are not deduplicated");
-            }
             boolean backing = h.backingFile() != null && !h.backingFile().isEmpty();
             try (Maintenance m = Maintenance.begin(img)) {
                 try {
+                    if (h.has(Feature.EXTERNAL_DATA_FILE)) {
+                        throw new Qcow2Exception(img.name(), "images with an external data file are not deduplicated");
+                    }
                     int sharedTables = ActiveL2.sharedTables(m.map());
                     if (sharedTables > 0) {
                         stats.skipped.add(sharedTables + " active L2 tables shared with a snapshot left alone");
@@ -83,6 +83,9 @@ public final class DedupCompactor {
                     // close leaves an image QEMU can open at once.
                     if (!options.dryRun() && m.uncommitted()) {
                         m.abandon(e);
+                    } else if (!options.dryRun() && stats.inconsistent == 0) {
+                        // The journal of this run lies past the end: cut it off again.
+                        m.truncateOnClose();
                     }
                     throw e;
                 }

@@ -164,6 +164,7 @@ class DedupCompactorIT {
         Path img = dir.resolve("unique.qcow2");
         DedupImages.create(img, "", 16L << 20);
         qemuIo(img, "write -P 0x11 0 64k", "write -P 0x22 1M 64k");
+        long length = Files.size(img);
         RuntimeException stop = new RuntimeException("stop at once");
         assertThrows(RuntimeException.class, () -> DedupCompactor.run(img, new DedupCompactor.Options(false),
                 (scanned, won) -> {
@@ -172,6 +173,7 @@ class DedupCompactorIT {
         try (io.qjournal.qcow2.storage.FileStorage s = io.qjournal.qcow2.storage.FileStorage.open(img, false)) {
             assertEquals(null, DedupImages.journalArea(s), "nothing was pending: the close was clean");
         }
+        assertEquals(length, Files.size(img), "the run's journal past the end is cut off again");
         assertClean(img, "after the failed run");
     }
 
