@@ -4,11 +4,12 @@ import io.qjournal.qcow2.Maintenance;
 import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Arrays;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -16,11 +17,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
-import java.io.InterruptedIOException;
 
 /**
  * The sharing pass: hashes every allocated, uncompressed data cluster of the active tables that
- * only the active view references (refcount 1, COPIED), in host order so the file is read in
+ * only the active view references (refcount 1), in host order so the file is read in
  * large sequential runs; points duplicates at the first cluster with the same bytes (as internal
  * snapshots share clusters: refcount + 1, COPIED cleared) and turns all-zero clusters into zero
  * or unallocated clusters. Every change joins the open journal transaction.
@@ -219,6 +219,9 @@ final class Deduplicator {
                     }
                     if (share(k, f, hash, !inserted.get(f))) {
                         inserted.set(f);
+                    } else {
+                        // f counts all its refcount width holds: later duplicates share with k.
+                        firstByHash.put(key, k);
                     }
                 }
                 stats.bytesScanned += (long) (j - i) << cb;

@@ -312,7 +312,7 @@ class DedupCompactorIT {
     }
 
     @Test
-    void oneBitRefcountsCannotShare() throws Exception {
+    void narrowRefcountsLimitSharing() throws Exception {
         Path img = knownImage("rc1.qcow2", "refcount_bits=1");
         Path before = copy(img);
         DedupCompactor.Result r = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
@@ -321,6 +321,15 @@ class DedupCompactorIT {
         assertTrue(r.skipped().stream().anyMatch(s -> s.startsWith("4 duplicates not shared")), r.toString());
         assertSameContents(before, img, "1-bit refcounts");
         assertClean(img, "1-bit refcounts");
+        // 2-bit refcounts count to 3: of seven equal clusters, 0-2 share one, 3-5 the next.
+        Path two = dir.resolve("rc2.qcow2");
+        DedupImages.create(two, "refcount_bits=2", 16L << 20);
+        qemuIo(two, "write -P 0x11 0 448k");
+        Path twoBefore = copy(two);
+        DedupCompactor.Result r2 = DedupCompactor.run(two, new DedupCompactor.Options(false), null);
+        assertEquals(4, r2.duplicateClusters(), r2.toString());
+        assertSameContents(twoBefore, two, "2-bit refcounts");
+        assertClean(two, "2-bit refcounts");
     }
 
     @Test
