@@ -68,6 +68,8 @@ public final class Qcow2Image implements BlockDevice {
     /** Journal options of a writable open whose journal is created by the first write. */
     private JournalOptions deferredJournal;
     private List<SnapshotInfo> snapshots = List.of();
+    /** Set by {@link Maintenance}: the clean close cuts the file after the last cluster in use. */
+    private boolean truncateOnClose;
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
         this.storage = storage;
@@ -149,7 +151,8 @@ public final class Qcow2Image implements BlockDevice {
         }
         try {
             img.clearUnknownAutoclear();
-            MetaWrite bitmaps = BitmapsInUse.markAll(img.storage, img.header);
+            // Guest contents that do not change leave persistent bitmaps true (offline maintenance).
+            MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(img.storage, img.header);
             if (bitmaps != null) {
                 img.writer.writeStages(List.of(List.of(bitmaps)));
             }
@@ -166,9 +169,14 @@ public final class Qcow2Image implements BlockDevice {
                 img.removeJournal();
             }
             if (o.journal != null && img.journalWriter == null) {
-                // Created at the first write: an image opened and never written (a daemon
-                // serving a hundred mostly idle images) costs no journal area and no flushes.
-                img.deferredJournal = o.journal;
+                if (o.journalAtEnd) {
+                    // Maintenance (dedup-compaction) changes metadata without guest writes.
+                    img.createJournal(o.journal, true);
+                } else {
+                    // Created at the first write: an image opened and never written (a daemon
+                    // serving a hundred mostly idle images) costs no journal area and no flushes.
+                    img.deferredJournal = o.journal;
+                }
             }
         } catch (IOException | RuntimeException e) {
             img.storage.close();
@@ -262,6 +270,20 @@ public final class Qcow2Image implements BlockDevice {
         } else {
             deferredFrees.add(new long[] {hostOffset, count});
         }
+    }
+
+    // ---- hooks for Maintenance (offline dedup-compaction) ----
+
+    ReentrantReadWriteLock lock() {
+        return lock;
+    }
+
+    JournalExtension journalExtension() {
+        return journalExt;
+    }
+
+    void truncateOnClose() {
+        truncateOnClose = true;
     }
 
     /** The live journal's writer, or null: the data path records delayed copies there. */
@@ -671,6 +693,15 @@ public final class Qcow2Image implements BlockDevice {
                         // Frees applied after the first flush must reach the disk too.
                         flushMetadata();
                     }
+                    if (truncateOnClose) {
+                        // Nothing is referenced past the last cluster with a refcount (header,
+                        // tables and data all are counted), so the cut is safe at any moment.
+                        long end = Math.max(1, refcounts.highestUsedCluster() + 1) << clusterBits;
+                        if (end < storage.size()) {
+                            storage.truncate(end);
+                            storage.flush();
+                        }
+                    }
                 }
             } finally {
                 try {
@@ -756,11 +787,11 @@ public final class Qcow2Image implements BlockDevice {
         JournalOptions jo = deferredJournal;
         if (jo != null) {
             deferredJournal = null;
-            createJournal(jo);
+            createJournal(jo, false);
         }
     }
 
-    private void createJournal(JournalOptions jo) throws IOException {
+    private void createJournal(JournalOptions jo, boolean atEnd) throws IOException {
         if (header.version() < 3) {
             throw new Qcow2Exception(file, "the journal needs a compat=1.1 (version 3) image");
         }
@@ -770,7 +801,7 @@ public final class Qcow2Image implements BlockDevice {
         // The clusters' refcounts stay in the cache until the first transaction: a crash
         // before the header names the journal leaves nothing behind, a crash after it is
         // mended by recovery (JournalSupport.repairAfterReplay).
-        long offset = refcounts.allocate((int) clusters);
+        long offset = atEnd ? refcounts.allocateAtEnd((int) clusters) : refcounts.allocate((int) clusters);
         Journal j = JournalSupport.format(storage, offset, size, order, jo);
         JournalExtension ext = new JournalExtension(offset, size);
         writeHeader(JournalSupport.withJournal(header, ext));
@@ -856,7 +887,7 @@ public final class Qcow2Image implements BlockDevice {
      * whose data or metadata never reached the disk, so nothing more is written (a journal, if
      * any, stays for the next open to replay).
      */
-    private void failStop(Exception e) {
+    void failStop(Exception e) {
         if (!failed) {
             String m = e.getMessage();
             failure = (m == null ? e.getClass().getSimpleName() : m.replace(file + ": ", ""));

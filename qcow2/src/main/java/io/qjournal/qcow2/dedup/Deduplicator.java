@@ -1,0 +1,401 @@
+package io.qjournal.qcow2.dedup;
+
+import io.qjournal.qcow2.Maintenance;
+import io.qjournal.qcow2.Qcow2Exception;
+import io.qjournal.qcow2.table.L2Entry;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * The sharing pass: hashes every allocated, uncompressed data cluster of the active tables that
+ * only the active view references (refcount 1), in host order so the file is read in
+ * large sequential runs; points duplicates at the first cluster with the same bytes (as internal
+ * snapshots share clusters: refcount + 1, COPIED cleared) and turns all-zero clusters into zero
+ * or unallocated clusters. Every change joins the open journal transaction.
+ */
+final class Deduplicator {
+    /** One read: large enough to run at sequential speed, small enough to keep memory low. */
+    private static final int RUN_BYTES = 8 << 20;
+
+    private final Maintenance m;
+    private final Stats stats;
+    private final DedupCompactor.Progress progress;
+    private final boolean dryRun;
+    private final int cb;
+    private final int cs;
+    private final boolean extended;
+    /** All-zero clusters can become zero/unallocated clusters (v3, or v2 without a backing file). */
+    private final boolean canZero;
+    private final boolean backing;
+    /** Largest refcount the image's refcount width holds (unsigned). */
+    private final long maxRefcount;
+    private long[] hosts = new long[1024];
+    private long[] guests = new long[1024];
+    private int n;
+    private long[] zeroAllocGuests = new long[16];
+    private long[] zeroAllocHosts = new long[16];
+    private int zn;
+    /** Guest offsets of refcount-1 data clusters whose entry lacks COPIED. */
+    private final List<Long> uncopied = new ArrayList<>();
+
+    Deduplicator(Maintenance m, Stats stats, DedupCompactor.Progress progress, boolean dryRun, int version,
+            boolean backing) {
+        this.m = m;
+        this.stats = stats;
+        this.progress = progress;
+        this.dryRun = dryRun;
+        this.cb = m.clusterBits();
+        this.cs = 1 << cb;
+        this.extended = m.map().extended();
+        this.backing = backing;
+        this.canZero = version >= 3 || !backing;
+        int order = m.refcounts().order();
+        this.maxRefcount = order == 6 ? -1L : (1L << (1 << order)) - 1;
+    }
+
+    void run(long virtualSize) throws IOException {
+        collect(virtualSize);
+        sortByHost();
+        for (int i = 0; i < zn; i++) {
+            zero(zeroAllocGuests[i], zeroAllocHosts[i]);
+        }
+        restoreCopied();
+        scan();
+        if (!dryRun) {
+            m.commit(false);
+        }
+    }
+
+    private void collect(long virtualSize) throws IOException {
+        ActiveL2.walk(m.map(), cb, virtualSize, (guest, e, bitmap) -> {
+            if (L2Entry.isCompressed(e)) {
+                stats.compressed++;
+                return;
+            }
+            long host = L2Entry.hostOffset(e);
+            if (host == 0) {
+                return;
+            }
+            boolean zeroFlag = !extended && (e & L2Entry.ZERO) != 0;
+            if (extended && L2Entry.allocBits(bitmap) != -1) {
+                // Some subclusters read from the backing file or as zeros: not a whole data cluster.
+                stats.partial++;
+                return;
+            }
+            long rc = m.refcounts().get(host >>> cb);
+            if (rc > 1) {
+                stats.shared++;
+                return;
+            }
+            if (rc != 1) {
+                stats.inconsistent++;
+                return;
+            }
+            if (zeroFlag) {
+                if (zn == zeroAllocHosts.length) {
+                    zeroAllocHosts = Arrays.copyOf(zeroAllocHosts, zn * 2);
+                    zeroAllocGuests = Arrays.copyOf(zeroAllocGuests, zn * 2);
+                }
+                zeroAllocHosts[zn] = host;
+                zeroAllocGuests[zn++] = guest;
+                return;
+            }
+            if (n == hosts.length) {
+                hosts = Arrays.copyOf(hosts, n * 2);
+                guests = Arrays.copyOf(guests, n * 2);
+            }
+            if (!L2Entry.isCopied(e)) {
+                uncopied.add(guest);
+            }
+            hosts[n] = host;
+            guests[n++] = guest;
+        });
+    }
+
+    /**
+     * Refcount 1 without COPIED is what QEMU's copy-on-write leaves on the other entry of a
+     * cluster two entries shared (it cannot know that entry): qemu-img check counts it as a
+     * corruption. The entry is the cluster's only reference ({@link #sortByHost} proved no other
+     * active entry points there, and a snapshot reference would make the refcount 2), so the
+     * flag goes back on, as check -r all would do.
+     */
+    private void restoreCopied() throws IOException {
+        if (uncopied.isEmpty()) {
+            return;
+        }
+        stats.skipped.add(uncopied.size() + " COPIED flags restored on clusters only one entry references"
+                + " (left by QEMU's copy-on-write of a shared cluster)" + (dryRun ? " (would be)" : ""));
+        if (dryRun) {
+            return;
+        }
+        for (long guest : uncopied) {
+            long e = ActiveL2.entry(m.map(), guest);
+            ActiveL2.set(m.map(), guest, e | L2Entry.COPIED, ActiveL2.bitmap(m.map(), guest));
+            commitIfFull();
+        }
+    }
+
+    /**
+     * Host offsets of refcount-1 clusters are unique, so a map from host to guest reorders. A
+     * host seen twice means a refcount that undercounts: nothing may be changed then.
+     */
+    private void sortByHost() throws IOException {
+        LongLongMap guestOf = new LongLongMap(n + zn);
+        for (int i = 0; i < n + zn; i++) {
+            long host = i < n ? hosts[i] : zeroAllocHosts[i - n];
+            if (guestOf.get(host) != LongLongMap.ABSENT) {
+                throw new Qcow2Exception(m.storage().name(), String.format("cluster at 0x%x has refcount 1 but"
+                        + " two active L2 entries point at it; repair the image with check -r all first", host));
+            }
+            guestOf.put(host, i < n ? guests[i] : zeroAllocGuests[i - n]);
+        }
+        hosts = Arrays.copyOf(hosts, n);
+        Arrays.sort(hosts);
+        guests = new long[n];
+        for (int i = 0; i < n; i++) {
+            guests[i] = guestOf.get(hosts[i]);
+        }
+    }
+
+    private void scan() throws IOException {
+        List<int[]> runs = runs();
+        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        ExecutorService reader = Executors.newSingleThreadExecutor(daemon("dedup-read"));
+        ExecutorService hashers = Executors.newFixedThreadPool(threads, daemon("dedup-hash"));
+        try {
+            ByteBuffer[] bufs = {aligned(RUN_BYTES), aligned(RUN_BYTES)};
+            ByteBuffer zeros = ByteBuffer.allocateDirect(cs);
+            ByteBuffer other = aligned(cs);
+            LongLongMap firstByHash = new LongLongMap(Math.min(n, 1 << 20));
+            BitSet inserted = new BitSet();
+            // Double buffering: the next run is read while this one is hashed, so the scan runs
+            // at the speed of the slower of the two rather than their sum.
+            Future<ByteBuffer> next = runs.isEmpty() ? null : read(reader, runs.get(0), bufs[0]);
+            for (int r = 0; r < runs.size(); r++) {
+                ByteBuffer run = await(next);
+                if (r + 1 < runs.size()) {
+                    next = read(reader, runs.get(r + 1), bufs[(r + 1) & 1]);
+                }
+                int i = runs.get(r)[0];
+                int j = runs.get(r)[1];
+                byte[][] hashes = hash(hashers, threads, run, j - i, zeros);
+                for (int k = i; k < j; k++) {
+                    ByteBuffer c = run.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
+                    stats.clustersScanned++;
+                    byte[] hash = hashes[k - i];
+                    if (hash == null) {
+                        zero(guests[k], hosts[k]);
+                        continue;
+                    }
+                    stats.bytesHashed += cs;
+                    long key = ByteBuffer.wrap(hash).getLong();
+                    if (key == LongLongMap.ABSENT) {
+                        key = 0;
+                    }
+                    long first = firstByHash.get(key);
+                    if (first == LongLongMap.ABSENT) {
+                        firstByHash.put(key, k);
+                        continue;
+                    }
+                    // Equal prefixes are not proof: only equal bytes are shared.
+                    int f = (int) first;
+                    other.clear().limit(cs);
+                    m.storage().read(hosts[f], other);
+                    other.flip();
+                    if (other.mismatch(c) != -1) {
+                        continue;
+                    }
+                    if (share(k, f, hash, !inserted.get(f))) {
+                        inserted.set(f);
+                    } else {
+                        // f counts all its refcount width holds: later duplicates share with k.
+                        firstByHash.put(key, k);
+                    }
+                }
+                stats.bytesScanned += (long) (j - i) << cb;
+                progress.advanced(stats.bytesScanned, stats.bytesWon);
+            }
+        } finally {
+            reader.shutdownNow();
+            hashers.shutdownNow();
+        }
+    }
+
+    /** Runs of candidates contiguous in the file, each at most {@link #RUN_BYTES}: {first, end}. */
+    private List<int[]> runs() {
+        int perRun = Math.max(1, RUN_BYTES / cs);
+        List<int[]> out = new ArrayList<>();
+        int i = 0;
+        while (i < n) {
+            int j = i + 1;
+            while (j < n && j - i < perRun && hosts[j] == hosts[j - 1] + cs) {
+                j++;
+            }
+            out.add(new int[] {i, j});
+            i = j;
+        }
+        return out;
+    }
+
+    private Future<ByteBuffer> read(ExecutorService reader, int[] run, ByteBuffer buf) {
+        long at = hosts[run[0]];
+        int len = (run[1] - run[0]) << cb;
+        return reader.submit(() -> {
+            buf.clear().limit(len);
+            m.storage().read(at, buf);
+            return buf.flip();
+        });
+    }
+
+    /**
+     * SHA-256 of each cluster of a run, on all cores; null for an all-zero cluster that becomes
+     * a zero cluster (it needs no hash).
+     */
+    private byte[][] hash(ExecutorService hashers, int threads, ByteBuffer run, int count, ByteBuffer zeros)
+            throws IOException {
+        byte[][] out = new byte[count][];
+        List<Future<?>> parts = new ArrayList<>();
+        int per = (count + threads - 1) / threads;
+        for (int t = 0; t < threads && t * per < count; t++) {
+            int from = t * per;
+            int to = Math.min(count, from + per);
+            parts.add(hashers.submit(() -> {
+                MessageDigest sha = sha256();
+                for (int k = from; k < to; k++) {
+                    ByteBuffer c = run.duplicate().position(k << cb).limit((k + 1) << cb);
+                    if (canZero && c.mismatch(zeros.duplicate()) == -1) {
+                        continue;
+                    }
+                    sha.update(c);
+                    out[k] = sha.digest();
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : parts) {
+            await(f);
+        }
+        return out;
+    }
+
+    private static <T> T await(Future<T> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("dedup scan interrupted");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(c);
+        }
+    }
+
+    /** A direct buffer of {@code n} bytes at a page boundary: the kernel copies into those much faster. */
+    static ByteBuffer aligned(int n) {
+        int pages = (n + 4095) & ~4095;
+        return ByteBuffer.allocateDirect(pages + 4096).alignedSlice(4096).limit(n).slice();
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /**
+     * Points the duplicate (candidate d) at the kept cluster (candidate k); false when the
+     * kept cluster's refcount is at the most its width can count.
+     */
+    private boolean share(int d, int k, byte[] hash, boolean firstShare) throws IOException {
+        long kc = hosts[k] >>> cb;
+        long rc = m.refcounts().get(kc) + (dryRun ? stats.refDelta(kc) : 0);
+        if (Long.compareUnsigned(rc, maxRefcount) >= 0) {
+            stats.refcountFull++;
+            return false;
+        }
+        stats.duplicateClusters++;
+        stats.bytesWon += cs;
+        if (dryRun) {
+            stats.remap.put(guests[d], hosts[k]);
+            stats.addRef(hosts[k] >>> cb, 1);
+            stats.addRef(hosts[d] >>> cb, -1);
+            return true;
+        }
+        long ek = ActiveL2.entry(m.map(), guests[k]);
+        long ed = ActiveL2.entry(m.map(), guests[d]);
+        if (L2Entry.hostOffset(ek) != hosts[k] || L2Entry.hostOffset(ed) != hosts[d]) {
+            throw new IllegalStateException("L2 entries changed under the dedup pass");
+        }
+        if (L2Entry.isCopied(ek)) {
+            ActiveL2.set(m.map(), guests[k], ek & ~L2Entry.COPIED, ActiveL2.bitmap(m.map(), guests[k]));
+        }
+        ActiveL2.set(m.map(), guests[d], hosts[k], ActiveL2.bitmap(m.map(), guests[d]));
+        m.refcounts().update(hosts[k], 1, 1);
+        m.release(hosts[d], 1);
+        if (firstShare) {
+            // Shared clusters are never written in place (any write copies them first), so the
+            // hash stays true for as long as the cluster is shared.
+            m.dedupEntry(true, hash, hosts[k]);
+        }
+        commitIfFull();
+        return true;
+    }
+
+    /** Makes a guest cluster read as zeros without a host cluster, and frees the host cluster. */
+    private void zero(long guest, long host) throws IOException {
+        stats.zeroClusters++;
+        stats.bytesWon += cs;
+        if (dryRun) {
+            stats.remap.put(guest, 0L);
+            stats.addRef(host >>> cb, -1);
+            return;
+        }
+        long entry;
+        long bitmap;
+        if (extended) {
+            entry = 0;
+            bitmap = backing ? L2Entry.bitmap(0, -1) : 0;
+        } else {
+            // Unallocated would show the backing file through; the zero flag reads as zeros.
+            entry = backing ? L2Entry.ZERO : 0;
+            bitmap = 0;
+        }
+        ActiveL2.set(m.map(), guest, entry, bitmap);
+        m.release(host, 1);
+        commitIfFull();
+    }
+
+    private void commitIfFull() throws IOException {
+        if (m.transactionFull()) {
+            m.commit(false);
+        }
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+}
