@@ -66,6 +66,8 @@ public final class Qcow2Image implements BlockDevice {
     private volatile boolean failed;
     private volatile String failure;
     private List<SnapshotInfo> snapshots = List.of();
+    /** Set by {@link Maintenance}: the clean close cuts the file after the last cluster in use. */
+    private boolean truncateOnClose;
 
     private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
         this.storage = storage;
@@ -254,6 +256,20 @@ public final class Qcow2Image implements BlockDevice {
         } else {
             deferredFrees.add(new long[] {hostOffset, count});
         }
+    }
+
+    // ---- hooks for Maintenance (offline dedup-compaction) ----
+
+    ReentrantReadWriteLock lock() {
+        return lock;
+    }
+
+    JournalExtension journalExtension() {
+        return journalExt;
+    }
+
+    void truncateOnClose() {
+        truncateOnClose = true;
     }
 
     /** The live journal's writer, or null: the data path records delayed copies there. */
@@ -697,6 +713,15 @@ public final class Qcow2Image implements BlockDevice {
                         // Frees applied after the first flush must reach the disk too.
                         flushMetadata();
                     }
+                    if (truncateOnClose) {
+                        // Nothing is referenced past the last cluster with a refcount (header,
+                        // tables and data all are counted), so the cut is safe at any moment.
+                        long end = Math.max(1, refcounts.highestUsedCluster() + 1) << clusterBits;
+                        if (end < storage.size()) {
+                            storage.truncate(end);
+                            storage.flush();
+                        }
+                    }
                 }
             } finally {
                 try {
@@ -859,7 +884,7 @@ public final class Qcow2Image implements BlockDevice {
      * whose data or metadata never reached the disk, so nothing more is written (a journal, if
      * any, stays for the next open to replay).
      */
-    private void failStop(Exception e) {
+    void failStop(Exception e) {
         if (!failed) {
             String m = e.getMessage();
             failure = (m == null ? e.getClass().getSimpleName() : m.replace(file + ": ", ""));

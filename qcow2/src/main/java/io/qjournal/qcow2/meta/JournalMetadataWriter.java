@@ -32,6 +32,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
     private final List<long[]> committedCopies = new ArrayList<>();
     /** Guest data travelling in transactions (small writes into fresh clusters). */
     private final JournalledData data = new JournalledData();
+    /** Dedup index entries for the next transaction: {insert ? 1 : 0, host offset} and the hash. */
+    private final List<long[]> pendingDedup = new ArrayList<>();
+    private final List<byte[]> pendingDedupHashes = new ArrayList<>();
     private Runnable onCheckpoint = () -> { };
     private boolean dataBarrier;
     /** Transactions appended since the last checkpoint. */
@@ -141,6 +144,14 @@ public final class JournalMetadataWriter implements MetadataWriter {
         for (long[] c : pendingCopies) {
             tx.addCopy(c[0], c[1], c[2]);
         }
+        for (int i = 0; i < pendingDedup.size(); i++) {
+            long[] d = pendingDedup.get(i);
+            if (d[0] == 1) {
+                tx.addDedupInsert(pendingDedupHashes.get(i), d[1]);
+            } else {
+                tx.addDedupDelete(pendingDedupHashes.get(i), d[1]);
+            }
+        }
         for (List<MetaWrite> stage : stages) {
             writes.addAll(stage);
         }
@@ -164,6 +175,8 @@ public final class JournalMetadataWriter implements MetadataWriter {
             pendingCopies.clear();
             storage.flush();
             new DirectMetadataWriter(storage).writeStages(stages);
+            // The index is advisory: entries that found no transaction are simply not recorded.
+            clearDedup();
             pendingRevokes.clear();
             dataBarrier = false;
             return;
@@ -187,6 +200,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
         live++;
         dataBarrier = false;
         pendingRevokes.clear();
+        clearDedup();
         committedCopies.addAll(pendingCopies);
         pendingCopies.clear();
         unsynced.addAll(writes);
@@ -344,14 +358,32 @@ public final class JournalMetadataWriter implements MetadataWriter {
         return (journal.layout().blockSize() - 24 - 3 * 4) / 20;
     }
 
-    /** Revokes and copies waiting for the next transaction. */
-    public int pendingEntries() {
-        return pendingRevokes.size() + pendingCopies.size() + data.pending().size();
+    /**
+     * Records a dedup index entry (descriptor type 4 or 5, docs/format/journal.md section 11) in
+     * the next transaction, so it becomes durable atomically with the metadata that makes it true.
+     */
+    public void addDedup(boolean insert, byte[] sha256, long hostOffset) {
+        if (sha256.length != 32 || hostOffset < 0) {
+            throw new IllegalArgumentException("dedup entry needs a 32-byte hash and a host offset >= 0");
+        }
+        pendingDedup.add(new long[] {insert ? 1 : 0, hostOffset});
+        pendingDedupHashes.add(sha256.clone());
     }
 
-    /** Revokes or copies wait for a transaction even when no metadata is dirty. */
+    private void clearDedup() {
+        pendingDedup.clear();
+        pendingDedupHashes.clear();
+    }
+
+    /** Revokes, copies and dedup entries waiting for the next transaction (a dedup entry counts twice: 40 bytes). */
+    public int pendingEntries() {
+        return pendingRevokes.size() + pendingCopies.size() + data.pending().size() + 2 * pendingDedup.size();
+    }
+
+    /** Revokes, copies or dedup entries wait for a transaction even when no metadata is dirty. */
     public boolean hasPending() {
-        return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty() || !data.pending().isEmpty();
+        return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty() || !data.pending().isEmpty()
+                || !pendingDedup.isEmpty();
     }
 
     public boolean hasUnsynced() {

@@ -1,0 +1,197 @@
+package io.qjournal.qcow2.dedup;
+
+import io.qjournal.qcow2.Maintenance;
+import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.table.L2Entry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.BitSet;
+import java.util.HashMap;
+
+/**
+ * The compaction pass: moves data clusters from the end of the file down into free clusters,
+ * so the clean close can cut the file. A cluster moves only when every reference to it is an
+ * active L2 entry (its refcount equals the active references): then all of them switch in one
+ * transaction. The walk from the top stops at the first cluster that cannot move (metadata, a
+ * compressed cluster, one a snapshot also references): moving anything below it would not let
+ * the file shrink.
+ *
+ * <p>Crash safety of one move: the bytes are copied into a cluster that is free on disk (a crash
+ * leaves garbage in free space), the copy is made durable, and only then does the transaction
+ * that switches the L2 entries, counts the new cluster and frees the old one commit.
+ */
+final class Compactor {
+    private final Maintenance m;
+    private final Stats stats;
+    private final DedupCompactor.Progress progress;
+    private final boolean dryRun;
+    private final int cb;
+    private final int cs;
+    private final boolean extended;
+    /** Host cluster index to its first active guest offset; -1 once moved away. */
+    private LongLongMap firstRef;
+    /** Further active references of shared clusters. */
+    private final HashMap<Long, long[]> moreRefs = new HashMap<>();
+    /** Dry run: clusters the simulated moves took. */
+    private final BitSet taken = new BitSet();
+    private long highestAfter;
+
+    Compactor(Maintenance m, Stats stats, DedupCompactor.Progress progress, boolean dryRun) {
+        this.m = m;
+        this.stats = stats;
+        this.progress = progress;
+        this.dryRun = dryRun;
+        this.cb = m.clusterBits();
+        this.cs = 1 << cb;
+        this.extended = m.map().extended();
+    }
+
+    /** Highest cluster index in use when the pass ends (the dry run's estimate of the new end). */
+    long highestAfter() {
+        return highestAfter;
+    }
+
+    void run(long virtualSize) throws IOException {
+        collectRefs(virtualSize);
+        JournalExtension j = dryRun ? null : m.journalExtension();
+        long jFirst = j == null ? -1 : j.offset() >>> cb;
+        long jEnd = j == null ? -1 : (j.offset() + j.size() + cs - 1) >>> cb;
+        long top = m.refcounts().highestUsedCluster();
+        long lowFree = 0;
+        ByteBuffer buf = ByteBuffer.allocateDirect(cs + 4096).alignedSlice(4096);
+        while (top > 0) {
+            // The journal's clusters are freed by the clean close: they do not hold the end up.
+            if (refcount(top) == 0 || (top >= jFirst && top < jEnd)) {
+                top--;
+                continue;
+            }
+            lowFree = nextFree(lowFree);
+            if (lowFree >= top) {
+                break;
+            }
+            long refs = refs(top);
+            if (refs == 0 || refcount(top) != refs) {
+                stats.skipped.add(String.format("compaction stopped at host offset 0x%x: not a data cluster"
+                        + " only the active tables reference (metadata, compressed, or shared with a snapshot)",
+                        top << cb));
+                break;
+            }
+            if (dryRun) {
+                taken.set((int) lowFree);
+                relocateRefs(top, lowFree);
+            } else {
+                // The lowest free cluster is what the allocator hands out; anything else means
+                // its view differs (a reservation), and the pass ends rather than guess.
+                long target = m.refcounts().allocate(1) >>> cb;
+                if (target != lowFree) {
+                    m.refcounts().update(target << cb, 1, -1);
+                    break;
+                }
+                move(top, target, refs, buf);
+            }
+            stats.movedClusters++;
+            top--;
+            if (stats.movedClusters % 64 == 0) {
+                progress.advanced(stats.bytesScanned, stats.bytesWon);
+            }
+        }
+        highestAfter = top;
+        if (!dryRun) {
+            m.commit(true);
+        }
+        progress.advanced(stats.bytesScanned, stats.bytesWon);
+    }
+
+    private void move(long from, long to, long refs, ByteBuffer buf) throws IOException {
+        buf.clear().limit(cs);
+        m.storage().read(from << cb, buf);
+        buf.flip();
+        m.storage().write(to << cb, buf.duplicate());
+        if (refs > 1) {
+            m.refcounts().update(to << cb, 1, refs - 1);
+        }
+        repoint(firstRef.get(from), from, to);
+        long[] more = moreRefs.get(from);
+        if (more != null) {
+            for (long g : more) {
+                repoint(g, from, to);
+            }
+            // The index follows the shared cluster to its new place.
+            MessageDigest sha = Deduplicator.sha256();
+            sha.update(buf.duplicate());
+            byte[] hash = sha.digest();
+            m.dedupEntry(false, hash, from << cb);
+            m.dedupEntry(true, hash, to << cb);
+            m.refcounts().update(from << cb, 1, -(refs - 1));
+        }
+        m.release(from << cb, 1);
+        relocateRefs(from, to);
+        if (m.transactionFull()) {
+            m.commit(true);
+        }
+    }
+
+    private void relocateRefs(long from, long to) {
+        firstRef.put(to, firstRef.get(from));
+        firstRef.put(from, -1);
+        long[] more = moreRefs.remove(from);
+        if (more != null) {
+            moreRefs.put(to, more);
+        }
+    }
+
+    private void repoint(long guest, long from, long to) throws IOException {
+        long e = ActiveL2.entry(m.map(), guest);
+        if (L2Entry.hostOffset(e) != from << cb) {
+            throw new IllegalStateException("L2 entry of guest offset " + guest + " changed under compaction");
+        }
+        ActiveL2.set(m.map(), guest, (e & ~L2Entry.OFFSET_MASK) | (to << cb), ActiveL2.bitmap(m.map(), guest));
+    }
+
+    private void collectRefs(long virtualSize) throws IOException {
+        firstRef = new LongLongMap(1 << 12);
+        ActiveL2.walk(m.map(), cb, virtualSize, (guest, e, bitmap) -> {
+            long host = L2Entry.hostOffset(e);
+            if (dryRun) {
+                Long r = stats.remap.get(guest);
+                host = r == null ? host : r;
+            }
+            if (L2Entry.isCompressed(e) || host == 0 || (!extended && (e & L2Entry.ZERO) != 0)) {
+                return;
+            }
+            long c = host >>> cb;
+            if (firstRef.get(c) == LongLongMap.ABSENT) {
+                firstRef.put(c, guest);
+            } else {
+                long[] more = moreRefs.get(c);
+                long[] grown = more == null ? new long[1] : java.util.Arrays.copyOf(more, more.length + 1);
+                grown[grown.length - 1] = guest;
+                moreRefs.put(c, grown);
+            }
+        });
+    }
+
+    private long refs(long cluster) {
+        long g = firstRef.get(cluster);
+        if (g == LongLongMap.ABSENT || g == -1) {
+            return 0;
+        }
+        long[] more = moreRefs.get(cluster);
+        return 1 + (more == null ? 0 : more.length);
+    }
+
+    private long refcount(long cluster) throws IOException {
+        long rc = m.refcounts().get(cluster);
+        return dryRun ? rc + stats.refDelta(cluster) + (taken.get((int) cluster) ? 1 : 0) : rc;
+    }
+
+    /** The lowest cluster at or above {@code from} that is free (in the dry run: in the simulated image). */
+    private long nextFree(long from) throws IOException {
+        long c = from;
+        while (refcount(c) != 0) {
+            c++;
+        }
+        return c;
+    }
+}
