@@ -26,7 +26,7 @@ public record BatchSettings(Path stateDir, String repositoryUrl, String user, St
 
     /** The embedded default: AUTO_SERVER lets `status` in a second process read while a job runs. */
     public static String h2Url(Path stateDir) {
-        return "jdbc:h2:file:" + stateDir.toAbsolutePath().resolve("repository") + ";AUTO_SERVER=TRUE";
+        return "jdbc:h2:file:" + stateDir.toAbsolutePath().resolve("repository") + ";AUTO_SERVER=TRUE;TRACE_LEVEL_FILE=0";
     }
 
     /**

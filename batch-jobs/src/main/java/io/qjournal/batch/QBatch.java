@@ -58,8 +58,11 @@ public final class QBatch implements AutoCloseable {
             return current;
         }
         System.setProperty("org.jboss.logging.provider", "jdk");
-        for (Logger l : QUIET) {
-            l.setLevel(Level.SEVERE);
+        // JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging.
+        if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
+            for (Logger l : QUIET) {
+                l.setLevel(Level.SEVERE);
+            }
         }
         try {
             Files.createDirectories(settings.reportsDir());
