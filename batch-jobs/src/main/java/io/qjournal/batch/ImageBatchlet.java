@@ -20,7 +20,18 @@ public class ImageBatchlet extends AbstractBatchlet {
     @BatchProperty(name = "image")
     String image;
 
+    private static final long PAUSE_MS = pause();
+
     private volatile boolean stopped;
+
+    private static long pause() {
+        try {
+            String v = System.getenv("QJOURNAL_BATCH_TEST_PAUSE_MS");
+            return v == null ? 0 : Math.max(0, Math.min(10_000, Long.parseLong(v)));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
 
     @Override
     public String process() throws Exception {
@@ -36,6 +47,10 @@ public class ImageBatchlet extends AbstractBatchlet {
             }
         }
         JobParams params = JobParams.fromProperties(job, jobContext.getProperties());
+        if (PAUSE_MS > 0) {
+            // Crash tests need a job slow enough to be killed in the middle.
+            Thread.sleep(PAUSE_MS);
+        }
         Path p = Path.of(image);
         ImageRecord r = switch (job) {
             case "integrity-sweep" -> ImageWork.sweep(p, params.repair(), params.replay());
