@@ -24,9 +24,13 @@ public record BatchSettings(Path stateDir, String repositoryUrl, String user, St
         return stateDir.resolve("reports");
     }
 
-    /** The embedded default: AUTO_SERVER lets `status` in a second process read while a job runs. */
+    /**
+     * The embedded default: AUTO_SERVER lets `status` in a second process read while a job runs
+     * (the first process to open the file serves it); AUTO_RECONNECT lets the others carry on
+     * when that process exits.
+     */
     public static String h2Url(Path stateDir) {
-        return "jdbc:h2:file:" + stateDir.toAbsolutePath().resolve("repository") + ";AUTO_SERVER=TRUE;TRACE_LEVEL_FILE=0";
+        return "jdbc:h2:file:" + stateDir.toAbsolutePath().resolve("repository") + ";AUTO_SERVER=TRUE;AUTO_RECONNECT=TRUE;TRACE_LEVEL_FILE=0";
     }
 
     /**

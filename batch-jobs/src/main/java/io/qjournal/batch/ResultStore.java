@@ -36,7 +36,23 @@ public final class ResultStore {
         if (settings.password() != null) {
             p.setProperty("password", settings.password());
         }
-        return DriverManager.getConnection(settings.repositoryUrl(), p);
+        for (int attempt = 1;; attempt++) {
+            try {
+                return DriverManager.getConnection(settings.repositoryUrl(), p);
+            } catch (SQLException e) {
+                // H2's auto-server: the process serving the file may have just exited; the next
+                // attempt opens the file itself or reaches the new server.
+                if (attempt >= 20 || !settings.repositoryUrl().startsWith("jdbc:h2:") || !"90067".equals(e.getSQLState())) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     /** Creates the tables when missing; another host creating them at the same moment is fine. */

@@ -20,6 +20,14 @@ final class Errors {
         }
     }
 
+    static long call(java.util.function.LongSupplier a) {
+        try {
+            return a.getAsLong();
+        } catch (BatchRuntimeException e) {
+            throw new IllegalArgumentException(describe(e), e);
+        }
+    }
+
     static String describe(BatchRuntimeException e) {
         String kind = e.getClass().getSimpleName().replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase()
                 .replace(" exception", "");

@@ -46,9 +46,14 @@ public final class RestartCommand implements Callable<Integer> {
             if (status == null) {
                 throw new IllegalArgumentException("no execution " + id + " in the job repository");
             }
+            if (status.equals("COMPLETED") || status.equals("ABANDONED")) {
+                throw new IllegalArgumentException("execution " + id + " is " + status + "; only a failed, stopped or"
+                        + " crashed execution can be restarted");
+            }
             ResultStore.Run run = q.store().run(c, id);
             Owner.requireLocal(q, run, id, "restart");
-            if (Owner.alive(q, run)) {
+            // A STOPPED or FAILED execution is over whatever its process still does (exiting).
+            if (QBatch.running(jakarta.batch.runtime.BatchStatus.valueOf(status)) && Owner.alive(q, run)) {
                 throw new IllegalArgumentException("execution " + id + " is still running (pid " + run.pid() + ")");
             }
         }
@@ -60,7 +65,7 @@ public final class RestartCommand implements Callable<Integer> {
         Properties params = p == null ? new Properties() : (Properties) p.clone();
         // "detect": JBeret treats a STARTED execution not running in this JVM as crashed.
         params.setProperty("jberet.restart.mode", "detect");
-        long newId = q.operator().restart(id, params);
+        long newId = Errors.call(() -> q.operator().restart(id, params));
         System.out.println("execution " + newId);
         System.out.flush();
         return new Waiter(q, newId, !quiet).await();

@@ -45,7 +45,7 @@ public final class StartCommand implements Callable<Integer> {
         QBatch q = parent.open(repo);
         Properties p = new Properties();
         params.forEach(p::setProperty);
-        long id = q.operator().start(job, p);
+        long id = Errors.call(() -> q.operator().start(job, p));
         System.out.println("execution " + id);
         System.out.flush();
         return new Waiter(q, id, !quiet).await();
