@@ -84,6 +84,19 @@ class BatchPostgresIT {
                 }
             }
             assertEquals(Map.of("alpha", 6, "beta", 2), perHost);
+            java.util.List<String> notClean = new java.util.ArrayList<>();
+            try (Connection c = DriverManager.getConnection(pg.url()); Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("SELECT * FROM ("
+                            + " SELECT DISTINCT ON (host, image) host, image, result, leaks, corruptions, finished"
+                            + " FROM qjournal_batch_image WHERE job_name = 'integrity-sweep'"
+                            + " ORDER BY host, image, finished DESC) latest"
+                            + " WHERE result <> 'CLEAN' ORDER BY host, image")) {
+                while (rs.next()) {
+                    notClean.add(rs.getString(1) + " " + Path.of(rs.getString(2)).getFileName() + " " + rs.getString(3));
+                }
+            }
+            assertEquals(java.util.List.of("alpha a1.qcow2 LEAKS", "alpha a2.qcow2 CORRUPT", "beta b1.qcow2 LEAKS"),
+                    notClean);
         }
     }
 }
