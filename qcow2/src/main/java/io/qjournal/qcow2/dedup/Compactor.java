@@ -1,6 +1,7 @@
 package io.qjournal.qcow2.dedup;
 
 import io.qjournal.qcow2.Maintenance;
+import io.qjournal.qcow2.cache.CachedTable;
 import io.qjournal.qcow2.journal.JournalExtension;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
@@ -10,12 +11,13 @@ import java.util.BitSet;
 import java.util.HashMap;
 
 /**
- * The compaction pass: moves data clusters from the end of the file down into free clusters,
- * so the clean close can cut the file. A cluster moves only when every reference to it is an
- * active L2 entry (its refcount equals the active references): then all of them switch in one
- * transaction. The walk from the top stops at the first cluster that cannot move (metadata, a
- * compressed cluster, one a snapshot also references): moving anything below it would not let
- * the file shrink.
+ * The compaction pass: moves data clusters and active L2 tables from the end of the file down
+ * into free clusters, so the clean close can cut the file. A data cluster moves only when every
+ * reference to it is an active L2 entry (its refcount equals the active references): then all of
+ * them switch in one transaction; an L2 table only when the active L1 alone references it. The
+ * walk from the top stops at the first cluster that cannot move (other metadata, a compressed
+ * cluster, one a snapshot also references): moving anything below it would not let the file
+ * shrink.
  *
  * <p>Crash safety of one move: the bytes are copied into a cluster that is free on disk (a crash
  * leaves garbage in free space), the copy is made durable, and only then does the transaction
@@ -31,6 +33,8 @@ final class Compactor {
     private final boolean extended;
     /** Host cluster index to its first active guest offset; -1 once moved away. */
     private LongLongMap firstRef;
+    /** Host cluster index of each active L2 table to its L1 index; -1 once moved away. */
+    private LongLongMap l2ToL1;
     /** Further active references of shared clusters. */
     private final HashMap<Long, long[]> moreRefs = new HashMap<>();
     /** Dry run: clusters the simulated moves took. */
@@ -71,10 +75,12 @@ final class Compactor {
                 break;
             }
             long refs = refs(top);
-            if (refs == 0 || refcount(top) != refs) {
-                stats.skipped.add(String.format("compaction stopped at host offset 0x%x: not a data cluster"
-                        + " only the active tables reference (metadata, compressed, or shared with a snapshot)",
-                        top << cb));
+            int l1 = l1Of(top);
+            boolean table = l1 >= 0 && m.map().l1Copied(l1) && refcount(top) == 1;
+            if (!table && (refs == 0 || refcount(top) != refs)) {
+                stats.skipped.add(String.format("compaction stopped at host offset 0x%x: neither an active L2 table"
+                        + " nor a data cluster only the active tables reference (other metadata, compressed, or"
+                        + " shared with a snapshot)", top << cb));
                 break;
             }
             if (dryRun) {
@@ -88,7 +94,15 @@ final class Compactor {
                     m.refcounts().update(target << cb, 1, -1);
                     break;
                 }
-                move(top, target, refs, buf);
+                if (table) {
+                    moveTable(l1, top, target);
+                } else {
+                    move(top, target, refs, buf);
+                }
+            }
+            if (table) {
+                l2ToL1.put(top, -1);
+                l2ToL1.put(lowFree, l1);
             }
             stats.movedClusters++;
             top--;
@@ -132,6 +146,28 @@ final class Compactor {
         }
     }
 
+    /**
+     * Moves an active L2 table that only the active L1 references: the copy (the cached table,
+     * with every committed change) travels in the transaction that points the L1 entry at it and
+     * frees the old cluster, so replay writes it and a crash before the commit leaves the old one.
+     */
+    private void moveTable(int l1, long from, long to) throws IOException {
+        CachedTable old = m.map().table(l1);
+        CachedTable copy = new CachedTable(to << cb, old.data().clone());
+        copy.markDirty();
+        m.map().setTable(l1, copy);
+        m.map().dropTable(from << cb);
+        m.release(from << cb, 1);
+        if (m.transactionFull()) {
+            m.commit(true);
+        }
+    }
+
+    private int l1Of(long cluster) {
+        long l1 = l2ToL1.get(cluster);
+        return l1 == LongLongMap.ABSENT ? -1 : (int) l1;
+    }
+
     private void relocateRefs(long from, long to) {
         firstRef.put(to, firstRef.get(from));
         firstRef.put(from, -1);
@@ -151,6 +187,13 @@ final class Compactor {
 
     private void collectRefs(long virtualSize) throws IOException {
         firstRef = new LongLongMap(1 << 12);
+        l2ToL1 = new LongLongMap(Math.max(16, m.map().l1Size()));
+        for (int i = 0; i < m.map().l1Size(); i++) {
+            long off = m.map().l1Entry(i) & L2Entry.OFFSET_MASK;
+            if (off != 0) {
+                l2ToL1.put(off >>> cb, i);
+            }
+        }
         ActiveL2.walk(m.map(), cb, virtualSize, (guest, e, bitmap) -> {
             long host = L2Entry.hostOffset(e);
             if (dryRun) {

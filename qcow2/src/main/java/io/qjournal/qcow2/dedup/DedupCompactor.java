@@ -18,6 +18,8 @@ import java.util.List;
  * that replays to the same guest contents. How and why: docs/format/dedup.md.
  */
 public final class DedupCompactor {
+    private static final long JOURNAL_BYTES = 1L << 20;
+
     private DedupCompactor() {
     }
 
@@ -110,7 +112,9 @@ public final class DedupCompactor {
                 throw new Qcow2Exception(image.toString(), "file is too short for a qcow2 header");
             }
         }
-        return java.nio.ByteBuffer.wrap(head).getInt(4) >= 3 ? JournalOptions.defaults() : null;
+        // A small ring: it is allocated past the end of a compact file and freed at close, and a
+        // large one may need a new refcount block behind it, which stays and holds the end up.
+        return java.nio.ByteBuffer.wrap(head).getInt(4) >= 3 ? JournalOptions.defaults().size(JOURNAL_BYTES) : null;
     }
 
     private static List<String> skippedList(Stats s) {
@@ -127,6 +131,9 @@ public final class DedupCompactor {
         if (s.inconsistent > 0) {
             out.add(s.inconsistent + " clusters with a refcount or COPIED flag that does not match left alone"
                     + " (run check)");
+        }
+        if (s.refcountFull > 0) {
+            out.add(s.refcountFull + " duplicates not shared: the refcount width cannot count another reference");
         }
         out.addAll(s.skipped);
         return List.copyOf(out);

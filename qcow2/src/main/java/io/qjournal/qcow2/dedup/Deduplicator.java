@@ -7,7 +7,15 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.io.InterruptedIOException;
 
 /**
  * The sharing pass: hashes every allocated, uncompressed data cluster of the active tables that
@@ -30,6 +38,8 @@ final class Deduplicator {
     /** All-zero clusters can become zero/unallocated clusters (v3, or v2 without a backing file). */
     private final boolean canZero;
     private final boolean backing;
+    /** Largest refcount the image's refcount width holds (unsigned). */
+    private final long maxRefcount;
     private long[] hosts = new long[1024];
     private long[] guests = new long[1024];
     private int n;
@@ -48,6 +58,8 @@ final class Deduplicator {
         this.extended = m.map().extended();
         this.backing = backing;
         this.canZero = version >= 3 || !backing;
+        int order = m.refcounts().order();
+        this.maxRefcount = order == 6 ? -1L : (1L << (1 << order)) - 1;
     }
 
     void run(long virtualSize) throws IOException {
@@ -120,67 +132,172 @@ final class Deduplicator {
     }
 
     private void scan() throws IOException {
-        MessageDigest sha = sha256();
-        ByteBuffer run = ByteBuffer.allocateDirect(Math.max(RUN_BYTES, cs) + 4096).alignedSlice(4096);
-        ByteBuffer zeros = ByteBuffer.allocateDirect(cs);
-        ByteBuffer other = ByteBuffer.allocateDirect(cs + 4096).alignedSlice(4096);
-        int perRun = Math.max(1, run.capacity() / cs);
-        LongLongMap firstByHash = new LongLongMap(Math.min(n, 1 << 20));
-        BitSet inserted = new BitSet();
+        List<int[]> runs = runs();
+        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        ExecutorService reader = Executors.newSingleThreadExecutor(daemon("dedup-read"));
+        ExecutorService hashers = Executors.newFixedThreadPool(threads, daemon("dedup-hash"));
+        try {
+            ByteBuffer[] bufs = {aligned(RUN_BYTES), aligned(RUN_BYTES)};
+            ByteBuffer zeros = ByteBuffer.allocateDirect(cs);
+            ByteBuffer other = aligned(cs);
+            LongLongMap firstByHash = new LongLongMap(Math.min(n, 1 << 20));
+            BitSet inserted = new BitSet();
+            // Double buffering: the next run is read while this one is hashed, so the scan runs
+            // at the speed of the slower of the two rather than their sum.
+            Future<ByteBuffer> next = runs.isEmpty() ? null : read(reader, runs.get(0), bufs[0]);
+            for (int r = 0; r < runs.size(); r++) {
+                ByteBuffer run = await(next);
+                if (r + 1 < runs.size()) {
+                    next = read(reader, runs.get(r + 1), bufs[(r + 1) & 1]);
+                }
+                int i = runs.get(r)[0];
+                int j = runs.get(r)[1];
+                byte[][] hashes = hash(hashers, threads, run, j - i, zeros);
+                for (int k = i; k < j; k++) {
+                    ByteBuffer c = run.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
+                    stats.clustersScanned++;
+                    byte[] hash = hashes[k - i];
+                    if (hash == null) {
+                        zero(guests[k], hosts[k]);
+                        continue;
+                    }
+                    stats.bytesHashed += cs;
+                    long key = ByteBuffer.wrap(hash).getLong();
+                    if (key == LongLongMap.ABSENT) {
+                        key = 0;
+                    }
+                    long first = firstByHash.get(key);
+                    if (first == LongLongMap.ABSENT) {
+                        firstByHash.put(key, k);
+                        continue;
+                    }
+                    // Equal prefixes are not proof: only equal bytes are shared.
+                    int f = (int) first;
+                    other.clear().limit(cs);
+                    m.storage().read(hosts[f], other);
+                    other.flip();
+                    if (other.mismatch(c) != -1) {
+                        continue;
+                    }
+                    if (share(k, f, hash, !inserted.get(f))) {
+                        inserted.set(f);
+                    }
+                }
+                stats.bytesScanned += (long) (j - i) << cb;
+                progress.advanced(stats.bytesScanned, stats.bytesWon);
+            }
+        } finally {
+            reader.shutdownNow();
+            hashers.shutdownNow();
+        }
+    }
+
+    /** Runs of candidates contiguous in the file, each at most {@link #RUN_BYTES}: {first, end}. */
+    private List<int[]> runs() {
+        int perRun = Math.max(1, RUN_BYTES / cs);
+        List<int[]> out = new ArrayList<>();
         int i = 0;
         while (i < n) {
             int j = i + 1;
             while (j < n && j - i < perRun && hosts[j] == hosts[j - 1] + cs) {
                 j++;
             }
-            int len = (j - i) << cb;
-            run.clear().limit(len);
-            m.storage().read(hosts[i], run);
-            for (int k = i; k < j; k++) {
-                ByteBuffer c = run.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
-                stats.clustersScanned++;
-                if (canZero && c.mismatch(zeros.duplicate()) == -1) {
-                    zero(guests[k], hosts[k]);
-                    continue;
-                }
-                sha.update(c.duplicate());
-                stats.bytesHashed += cs;
-                byte[] hash = sha.digest();
-                long key = ByteBuffer.wrap(hash).getLong();
-                if (key == LongLongMap.ABSENT) {
-                    key = 0;
-                }
-                long first = firstByHash.get(key);
-                if (first == LongLongMap.ABSENT) {
-                    firstByHash.put(key, k);
-                    continue;
-                }
-                // Equal prefixes are not proof: only equal bytes are shared.
-                int f = (int) first;
-                other.clear().limit(cs);
-                m.storage().read(hosts[f], other);
-                other.flip();
-                if (other.mismatch(c.duplicate()) != -1) {
-                    continue;
-                }
-                share(k, f, hash, !inserted.get(f));
-                inserted.set(f);
-            }
-            stats.bytesScanned += len;
-            progress.advanced(stats.bytesScanned, stats.bytesWon);
+            out.add(new int[] {i, j});
             i = j;
+        }
+        return out;
+    }
+
+    private Future<ByteBuffer> read(ExecutorService reader, int[] run, ByteBuffer buf) {
+        long at = hosts[run[0]];
+        int len = (run[1] - run[0]) << cb;
+        return reader.submit(() -> {
+            buf.clear().limit(len);
+            m.storage().read(at, buf);
+            return buf.flip();
+        });
+    }
+
+    /**
+     * SHA-256 of each cluster of a run, on all cores; null for an all-zero cluster that becomes
+     * a zero cluster (it needs no hash).
+     */
+    private byte[][] hash(ExecutorService hashers, int threads, ByteBuffer run, int count, ByteBuffer zeros)
+            throws IOException {
+        byte[][] out = new byte[count][];
+        List<Future<?>> parts = new ArrayList<>();
+        int per = (count + threads - 1) / threads;
+        for (int t = 0; t < threads && t * per < count; t++) {
+            int from = t * per;
+            int to = Math.min(count, from + per);
+            parts.add(hashers.submit(() -> {
+                MessageDigest sha = sha256();
+                for (int k = from; k < to; k++) {
+                    ByteBuffer c = run.duplicate().position(k << cb).limit((k + 1) << cb);
+                    if (canZero && c.mismatch(zeros.duplicate()) == -1) {
+                        continue;
+                    }
+                    sha.update(c);
+                    out[k] = sha.digest();
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : parts) {
+            await(f);
+        }
+        return out;
+    }
+
+    private static <T> T await(Future<T> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("dedup scan interrupted");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(c);
         }
     }
 
-    /** Points the duplicate (candidate d) at the kept cluster (candidate k). */
-    private void share(int d, int k, byte[] hash, boolean firstShare) throws IOException {
+    private static ByteBuffer aligned(int n) {
+        // The kernel copies into page-aligned buffers much faster.
+        return ByteBuffer.allocateDirect(n + 4096).alignedSlice(4096).limit(n).slice();
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /**
+     * Points the duplicate (candidate d) at the kept cluster (candidate k); false when the
+     * kept cluster's refcount is at the most its width can count.
+     */
+    private boolean share(int d, int k, byte[] hash, boolean firstShare) throws IOException {
+        long kc = hosts[k] >>> cb;
+        long rc = m.refcounts().get(kc) + (dryRun ? stats.refDelta(kc) : 0);
+        if (Long.compareUnsigned(rc, maxRefcount) >= 0) {
+            stats.refcountFull++;
+            return false;
+        }
         stats.duplicateClusters++;
         stats.bytesWon += cs;
         if (dryRun) {
             stats.remap.put(guests[d], hosts[k]);
             stats.addRef(hosts[k] >>> cb, 1);
             stats.addRef(hosts[d] >>> cb, -1);
-            return;
+            return true;
         }
         long ek = ActiveL2.entry(m.map(), guests[k]);
         long ed = ActiveL2.entry(m.map(), guests[d]);
@@ -199,6 +316,7 @@ final class Deduplicator {
             m.dedupEntry(true, hash, hosts[k]);
         }
         commitIfFull();
+        return true;
     }
 
     /** Makes a guest cluster read as zeros without a host cluster, and frees the host cluster. */

@@ -16,6 +16,7 @@ final class Stats {
     long shared;
     long partial;
     long inconsistent;
+    long refcountFull;
     final List<String> skipped = new ArrayList<>();
 
     /** Dry run only: refcount changes per host cluster index the real run would make. */

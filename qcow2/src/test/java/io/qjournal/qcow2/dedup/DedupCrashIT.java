@@ -1,0 +1,270 @@
+package io.qjournal.qcow2.dedup;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.qjournal.qcow2.OpenOptions;
+import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.journal.JournalDump;
+import io.qjournal.qcow2.storage.FileStorage;
+import io.qjournal.qcow2.testsupport.QemuTools;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGKILL during dedup-compaction: a child JVM runs it on a copy of one image and is killed at
+ * a random moment of the run (seeded; the seed is printed). Each crashed copy must open
+ * (replaying the journal), check clean with our checker and qemu-img check, and hold the same
+ * guest contents as the original (qemu-img compare); a second, complete run on it must then
+ * finish the work and leave it clean and unchanged too.
+ */
+class DedupCrashIT {
+    private static final int KILLS = Integer.getInteger("qjournal.dedup.kills", 10);
+    private static final long SEED = Long.getLong("qjournal.dedup.seed", System.nanoTime() & 0xFFFFFF);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void sigkillAtRandomMoments() throws Exception {
+        QemuTools.assumeAvailable("qemu-io");
+        System.out.println("DedupCrashIT seed " + SEED + " (rerun with -Dqjournal.dedup.seed=" + SEED + ")");
+        Path original = buildImage(new Random(SEED));
+        // One undisturbed run tells how long the work takes, so the kills land inside it.
+        Path calib = copy(original, "calibration.qcow2");
+        Child c0 = Child.start(calib, dir);
+        assertTrue(c0.awaitLine("READY", 60), "child never became ready: " + c0.describe());
+        long t0 = System.nanoTime();
+        assertTrue(c0.awaitLine("STARTED", 120), "calibration run never reported progress: " + c0.describe());
+        long startMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertTrue(c0.awaitLine("DONE", 120), "calibration run did not finish: " + c0.describe());
+        long runMs = Math.max(startMs + 1, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+        c0.kill();
+        String done = c0.line("DONE");
+        System.out.println("DedupCrashIT calibration: work from " + startMs + " to " + runMs + " ms, " + done);
+        assertTrue(!done.contains("duplicateClusters=0,") && !done.contains("movedClusters=0,"), done);
+        verify(original, calib, "calibration");
+
+        Random rnd = new Random(SEED ^ 0x5DEECE66DL);
+        List<String> failures = new ArrayList<>();
+        int kills = 0;
+        int dirty = 0;
+        int dedupDescriptors = 0;
+        for (int round = 0; dirty < KILLS && round < KILLS * 4; round++) {
+            Path img = copy(original, "round-" + round + ".qcow2");
+            // Mostly inside the work (journal live), some in the open before it.
+            long fromUs = startMs * 700;
+            long delayUs = fromUs + (long) (rnd.nextDouble() * (runMs * 1000 - fromUs));
+            String ctx = "round " + round + " (seed " + SEED + ", kill " + delayUs + " us into a " + runMs + " ms run)";
+            Child c = Child.start(img, dir);
+            if (!c.awaitLine("READY", 60)) {
+                c.kill();
+                failures.add(ctx + ": child never became ready: " + c.describe());
+                break;
+            }
+            TimeUnit.MICROSECONDS.sleep(delayUs);
+            c.kill();
+            if (c.line("DONE") != null) {
+                System.out.println("DedupCrashIT " + ctx + ": the run had finished; not counted");
+                continue;
+            }
+            kills++;
+            try (FileStorage s = FileStorage.open(img, false)) {
+                long[] journal = DedupImages.journalArea(s);
+                if (journal != null) {
+                    dirty++;
+                    for (String l : JournalDump.describe(s, journal[0], journal[1])) {
+                        if (l.contains("dedup-insert")) {
+                            dedupDescriptors++;
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                failures.add(ctx + ": journal unreadable: " + e.getMessage());
+            }
+            String problem = check(original, img);
+            if (problem == null) {
+                // The interrupted work completes on a second run.
+                DedupCompactor.run(img, new DedupCompactor.Options(false), null);
+                problem = check(original, img);
+                if (problem != null) {
+                    problem = "after the second run: " + problem;
+                }
+            }
+            System.out.println("DedupCrashIT " + ctx + ": " + (problem == null ? "clean, contents unchanged" : problem));
+            if (problem != null) {
+                failures.add(ctx + ": " + problem);
+            }
+        }
+        System.out.println("DedupCrashIT: " + kills + " SIGKILLs, " + dirty + " left a journal, " + dedupDescriptors
+                + " dedup-insert entries seen in them, " + failures.size() + " failures (seed " + SEED + ")");
+        assertEquals(List.of(), failures, "seed " + SEED);
+        assertTrue(dirty >= KILLS, "only " + dirty + " of " + kills + " kills landed while the journal was live"
+                + " (seed " + SEED + ")");
+    }
+
+    /**
+     * 4 KiB clusters so the run takes many transactions: unique random clusters, clusters from a
+     * small pool of contents (duplicates), holes, and written zeros, in seeded order.
+     */
+    private Path buildImage(Random rnd) throws Exception {
+        int clusters = 12288;
+        byte[][] pool = new byte[24][4096];
+        for (byte[] p : pool) {
+            rnd.nextBytes(p);
+        }
+        Path raw = dir.resolve("source.raw");
+        ByteBuffer all = ByteBuffer.allocate(clusters * 4096);
+        for (int i = 0; i < clusters; i++) {
+            int k = rnd.nextInt(100);
+            byte[] b = new byte[4096];
+            if (k < 40) {
+                rnd.nextBytes(b);
+            } else if (k < 80) {
+                b = pool[rnd.nextInt(pool.length)];
+            }
+            all.put(b);
+        }
+        Files.write(raw, all.array());
+        Path img = dir.resolve("original.qcow2");
+        QemuTools.qemuImg("convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", raw.toString(),
+                img.toString()).requireSuccess();
+        List<String> cmds = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            cmds.add("write -P 0 " + (rnd.nextInt(clusters - 16) * 4096L) + " 32k");
+        }
+        DedupImages.qemuIo(img, cmds.toArray(String[]::new));
+        return img;
+    }
+
+    private Path copy(Path from, String name) throws IOException {
+        Path to = dir.resolve(name);
+        Files.copy(from, to);
+        return to;
+    }
+
+    private static void verify(Path original, Path img, String what) throws IOException {
+        String p = check(original, img);
+        assertEquals(null, p, what);
+    }
+
+    /** Opens (replays) and closes, then both checkers and qemu-img compare; null when all is well. */
+    private static String check(Path original, Path img) throws IOException {
+        try (Qcow2Image i = Qcow2Image.open(img, OpenOptions.readWrite())) {
+            i.size();
+        } catch (IOException | RuntimeException e) {
+            return "open for replay failed: " + e;
+        }
+        try (FileStorage s = FileStorage.open(img, false)) {
+            CheckResult r = ImageChecker.check(s, RepairMode.NONE);
+            if (!r.isClean()) {
+                return "our check: " + r;
+            }
+        }
+        QemuTools.Result q = QemuTools.qemuImg("check", "-f", "qcow2", img.toString());
+        if (q.exitCode() != 0) {
+            return "qemu-img check exit " + q.exitCode() + ": " + (q.stdout() + q.stderr()).strip();
+        }
+        QemuTools.Result cmp = QemuTools.qemuImg("compare", "-f", "qcow2", "-F", "qcow2", original.toString(),
+                img.toString());
+        if (cmp.exitCode() != 0) {
+            return "qemu-img compare exit " + cmp.exitCode() + ": " + (cmp.stdout() + cmp.stderr()).strip();
+        }
+        return null;
+    }
+
+    /** A running child JVM and the lines it printed. */
+    private static final class Child {
+        final Process process;
+        final Path stderr;
+        final List<String> lines = new ArrayList<>();
+        final Thread reader;
+
+        private Child(Process process, Path stderr) {
+            this.process = process;
+            this.stderr = stderr;
+            this.reader = new Thread(this::drain, "dedup-child-stdout");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        static Child start(Path img, Path dir) throws IOException {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Path err = dir.resolve(img.getFileName() + ".err");
+            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                    DedupCrashChild.class.getName(), img.toString());
+            pb.redirectError(err.toFile());
+            return new Child(pb.start(), err);
+        }
+
+        private void drain() {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String l; (l = r.readLine()) != null;) {
+                    synchronized (lines) {
+                        lines.add(l);
+                        lines.notifyAll();
+                    }
+                }
+            } catch (IOException e) {
+                // The pipe breaks when the child dies: what was read is what counts.
+            }
+        }
+
+        boolean awaitLine(String prefix, int seconds) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            synchronized (lines) {
+                while (line(prefix) == null) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0 || !process.isAlive() && !reader.isAlive()) {
+                        return line(prefix) != null;
+                    }
+                    lines.wait(Math.max(1, Math.min(200, TimeUnit.NANOSECONDS.toMillis(left))));
+                }
+            }
+            return true;
+        }
+
+        String line(String prefix) {
+            synchronized (lines) {
+                for (String l : lines) {
+                    if (l.startsWith(prefix)) {
+                        return l;
+                    }
+                }
+                return null;
+            }
+        }
+
+        void kill() throws InterruptedException {
+            process.destroyForcibly(); // SIGKILL on Linux, this child only
+            process.waitFor(30, TimeUnit.SECONDS);
+            reader.join(10_000);
+        }
+
+        String describe() {
+            String err;
+            try {
+                err = Files.exists(stderr) ? Files.readString(stderr) : "";
+            } catch (IOException e) {
+                err = e.toString();
+            }
+            return "exit " + (process.isAlive() ? "none" : process.exitValue()) + ", stdout " + lines + ", stderr "
+                    + err.strip();
+        }
+    }
+}
