@@ -58,6 +58,11 @@ public final class QBatch implements AutoCloseable {
             return current;
         }
         System.setProperty("org.jboss.logging.provider", "jdk");
+        // H2's auto-server listens for the other local qjournal processes only (it would
+        // listen on every interface, guarded by a key in the lock file).
+        if (System.getProperty("h2.bindAddress") == null) {
+            System.setProperty("h2.bindAddress", "127.0.0.1");
+        }
         // JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging.
         if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
             for (Logger l : QUIET) {
