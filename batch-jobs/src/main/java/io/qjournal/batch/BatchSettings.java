@@ -27,10 +27,13 @@ public record BatchSettings(Path stateDir, String repositoryUrl, String user, St
     /**
      * The embedded default: AUTO_SERVER lets `status` in a second process read while a job runs
      * (the first process to open the file serves it); AUTO_RECONNECT lets the others carry on
-     * when that process exits.
+     * when that process exits. WRITE_DELAY=0: a commit reaches the file at once (H2 would
+     * otherwise batch commits for up to half a second, and a killed sweep would forget images
+     * it had recorded as done).
      */
     public static String h2Url(Path stateDir) {
-        return "jdbc:h2:file:" + stateDir.toAbsolutePath().resolve("repository") + ";AUTO_SERVER=TRUE;AUTO_RECONNECT=TRUE;TRACE_LEVEL_FILE=0";
+        return "jdbc:h2:file:" + stateDir.toAbsolutePath().resolve("repository")
+                + ";AUTO_SERVER=TRUE;AUTO_RECONNECT=TRUE;WRITE_DELAY=0;TRACE_LEVEL_FILE=0";
     }
 
     /**

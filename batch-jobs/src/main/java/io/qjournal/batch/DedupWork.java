@@ -17,12 +17,12 @@ final class DedupWork {
     private DedupWork() {
     }
 
-    static ImageRecord compact(Path image, boolean dryRun) {
+    static ImageRecord compact(Path image, boolean dryRun, DedupCompactor.Progress progress) {
         long t0 = System.nanoTime();
         long size = ImageWork.sizeOf(image);
         DedupCompactor.Result r;
         try {
-            r = DedupCompactor.run(image, new DedupCompactor.Options(dryRun), DedupCompactor.Progress.NONE);
+            r = DedupCompactor.run(image, new DedupCompactor.Options(dryRun), progress);
         } catch (ImageInUseException e) {
             return ImageWork.inUse(image, size, t0, e);
         } catch (IOException | RuntimeException e) {

@@ -47,21 +47,27 @@ public class ImageBatchlet extends AbstractBatchlet {
             }
         }
         JobParams params = JobParams.fromProperties(job, jobContext.getProperties());
+        Path p = Path.of(image);
+        long execution = jobContext.getExecutionId();
+        try (Connection c = q.connect()) {
+            q.store().begin(c, execution, image);
+        }
         if (PAUSE_MS > 0) {
             // Crash tests need a job slow enough to be killed in the middle.
             Thread.sleep(PAUSE_MS);
         }
-        Path p = Path.of(image);
+        LiveProgress live = new LiveProgress(q, execution, image);
         ImageRecord r = switch (job) {
             case "integrity-sweep" -> ImageWork.sweep(p, params.repair(), params.replay());
             case "journal-replay" -> ImageWork.sweep(p, io.qjournal.qcow2.check.RepairMode.NONE, true);
-            case "dedup-compaction" -> DedupWork.compact(p, params.dryRun());
+            case "dedup-compaction" -> DedupWork.compact(p, params.dryRun(), live::advanced);
             default -> throw new IllegalStateException("no work defined for job " + job);
         };
         try (Connection c = q.connect()) {
-            if (q.store().recordImage(c, instance, jobContext.getExecutionId(), job, r)) {
+            if (q.store().recordImage(c, instance, execution, job, r)) {
                 Reports.append(q.settings(), job, instance, r);
             }
+            q.store().end(c, execution, image);
         }
         return r.result().label();
     }
@@ -70,5 +76,32 @@ public class ImageBatchlet extends AbstractBatchlet {
     public void stop() {
         // The image in hand finishes (its work is one unit); partitions not yet begun do nothing.
         stopped = true;
+    }
+
+    /** Writes an image's running byte counts to the repository at most once a second. */
+    static final class LiveProgress {
+        private final QBatch q;
+        private final long execution;
+        private final String image;
+        private long last = System.nanoTime();
+
+        LiveProgress(QBatch q, long execution, String image) {
+            this.q = q;
+            this.execution = execution;
+            this.image = image;
+        }
+
+        void advanced(long scanned, long won) {
+            long now = System.nanoTime();
+            if (now - last < 1_000_000_000L) {
+                return;
+            }
+            last = now;
+            try (Connection c = q.connect()) {
+                q.store().progress(c, execution, image, scanned, won);
+            } catch (java.sql.SQLException e) {
+                // Progress is for watching; the work goes on without it.
+            }
+        }
     }
 }

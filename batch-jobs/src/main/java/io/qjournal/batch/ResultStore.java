@@ -21,6 +21,8 @@ import java.util.Set;
 public final class ResultStore {
     static final String RUNS = "qjournal_batch_run";
     static final String IMAGES = "qjournal_batch_image";
+    /** Images in progress, with live byte counts (rows of a crashed execution stay as its last state). */
+    static final String ACTIVE = "qjournal_batch_active";
 
     private final BatchSettings settings;
 
@@ -68,6 +70,9 @@ public final class ResultStore {
                     + " duration_ms BIGINT NOT NULL, size_before BIGINT NOT NULL, size_after BIGINT NOT NULL,"
                     + " bytes_scanned BIGINT NOT NULL, bytes_won BIGINT NOT NULL, message VARCHAR(2048),"
                     + " finished TIMESTAMP NOT NULL, PRIMARY KEY (instance_id, image))");
+            st.execute("CREATE TABLE IF NOT EXISTS " + ACTIVE + " (execution_id BIGINT NOT NULL,"
+                    + " image VARCHAR(4096) NOT NULL, host VARCHAR(255) NOT NULL, started TIMESTAMP NOT NULL,"
+                    + " bytes_scanned BIGINT NOT NULL, bytes_won BIGINT NOT NULL, PRIMARY KEY (execution_id, image))");
         } catch (SQLException e) {
             if (!tablesExist()) {
                 throw e;
@@ -79,6 +84,7 @@ public final class ResultStore {
         try (Connection c = connect(); Statement st = c.createStatement()) {
             st.executeQuery("SELECT COUNT(*) FROM " + RUNS).close();
             st.executeQuery("SELECT COUNT(*) FROM " + IMAGES).close();
+            st.executeQuery("SELECT COUNT(*) FROM " + ACTIVE).close();
             return true;
         } catch (SQLException e) {
             return false;
@@ -220,5 +226,53 @@ public final class ResultStore {
             ps.setLong(2, executionId);
             ps.executeUpdate();
         }
+    }
+
+    /** An image in progress: its live counters. */
+    public record Active(String image, Timestamp started, long bytesScanned, long bytesWon) {
+    }
+
+    public void begin(Connection c, long executionId, String image) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + ACTIVE
+                + " (execution_id, image, host, started, bytes_scanned, bytes_won) VALUES (?, ?, ?, ?, 0, 0)")) {
+            ps.setLong(1, executionId);
+            ps.setString(2, image);
+            ps.setString(3, settings.host());
+            ps.setTimestamp(4, new Timestamp(System.currentTimeMillis()));
+            ps.executeUpdate();
+        }
+    }
+
+    public void progress(Connection c, long executionId, String image, long scanned, long won) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE " + ACTIVE
+                + " SET bytes_scanned = ?, bytes_won = ? WHERE execution_id = ? AND image = ?")) {
+            ps.setLong(1, scanned);
+            ps.setLong(2, won);
+            ps.setLong(3, executionId);
+            ps.setString(4, image);
+            ps.executeUpdate();
+        }
+    }
+
+    public void end(Connection c, long executionId, String image) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + ACTIVE + " WHERE execution_id = ? AND image = ?")) {
+            ps.setLong(1, executionId);
+            ps.setString(2, image);
+            ps.executeUpdate();
+        }
+    }
+
+    public List<Active> active(Connection c, long executionId) throws SQLException {
+        List<Active> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT image, started, bytes_scanned, bytes_won FROM " + ACTIVE
+                + " WHERE execution_id = ? ORDER BY started, image")) {
+            ps.setLong(1, executionId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new Active(rs.getString(1), rs.getTimestamp(2), rs.getLong(3), rs.getLong(4)));
+                }
+            }
+        }
+        return out;
     }
 }

@@ -94,6 +94,19 @@ public final class StatusCommand implements Callable<Integer> {
                 counts.forEach((f, n) -> sb.append(' ').append(f.label()).append(' ').append(n));
                 sb.append('\n');
             }
+            List<ResultStore.Active> active = q.store().active(c, e.id());
+            if (!active.isEmpty()) {
+                sb.append(QBatch.running(jakarta.batch.runtime.BatchStatus.valueOf(e.status())) ? "  in progress:\n"
+                        : "  unfinished when it ended:\n");
+                for (ResultStore.Active a : active) {
+                    sb.append("    ").append(a.image()).append(" since ").append(a.started().toInstant());
+                    if (a.bytesScanned() != 0 || a.bytesWon() != 0) {
+                        sb.append(", ").append(a.bytesScanned()).append(" bytes scanned, ").append(a.bytesWon())
+                                .append(" won");
+                    }
+                    sb.append('\n');
+                }
+            }
             if (run != null) {
                 sb.append("  reports:  ").append(run.reportsDir()).append('\n');
             }
