@@ -10,7 +10,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.Map;
 import java.util.Properties;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -191,11 +190,5 @@ public final class QBatch implements AutoCloseable {
             }
             return super.getResourceAsStream(name);
         }
-    }
-
-    static Properties toProperties(Map<String, String> m) {
-        Properties p = new Properties();
-        m.forEach(p::setProperty);
-        return p;
     }
 }

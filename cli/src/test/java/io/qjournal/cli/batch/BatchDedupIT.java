@@ -36,7 +36,6 @@ class BatchDedupIT {
         for (int i = 0; i < shapes.length; i++) {
             Path img = dir.resolve("d" + i + ".qcow2");
             BatchTools.tool("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "64M");
-            StringBuilder cmds = new StringBuilder();
             java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("qemu-io"));
             for (int k = 0; k < shapes[i][0]; k++) {
                 cmd.add("-c");
@@ -49,7 +48,6 @@ class BatchDedupIT {
             cmd.add(img.toString());
             BatchTools.tool(cmd.toArray(new String[0]));
             Files.copy(img, orig.resolve(img.getFileName()));
-            cmds.setLength(0);
         }
         Map<String, String> env = Map.of("QJOURNAL_BATCH_STATE", tmp.resolve("state").toString());
         Map<String, String> sums = new java.util.HashMap<>();
