@@ -88,7 +88,7 @@ public final class Main implements Runnable {
         cl.setOut(new java.io.PrintWriter(System.out, true));
         cl.setErr(new java.io.PrintWriter(System.err, true));
         cl.setParameterExceptionHandler((ex, a) -> {
-            String name = ex.getCommandLine().getCommandName();
+            String name = ex.getCommandLine().getCommandSpec().qualifiedName();
             System.err.println(name.equals("qjournal") ? "qjournal: " + ex.getMessage()
                     : "qjournal: " + name.replace("qjournal ", "") + ": " + ex.getMessage());
             return 1;
