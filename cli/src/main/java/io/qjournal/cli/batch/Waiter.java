@@ -45,10 +45,31 @@ final class Waiter {
     }
 
     int await() throws InterruptedException {
+        // SIGTERM (systemctl stop) or Ctrl-C: stop the job as `batch stop` does and wait for the
+        // images in progress, so the repository says STOPPED (restartable). Signal handlers,
+        // not a shutdown hook: at exit H2 and Weld shut down in hooks of their own.
+        // A second signal exits at once (a restart copes with that).
+        sun.misc.SignalHandler h = sig -> {
+            if (signalled) {
+                Runtime.getRuntime().halt(128 + sig.getNumber());
+            }
+            signalled = true;
+            System.err.println("qjournal: stopping execution " + executionId + " (images in progress finish first;"
+                    + " signal again to leave at once)");
+            try {
+                q.operator().stop(executionId);
+            } catch (RuntimeException ignored) {
+                // It ended meanwhile.
+            }
+        };
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), h);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), h);
         JobExecution e = q.await(executionId, this::tick);
         tick();
         return exitCode(e.getBatchStatus(), worst());
     }
+
+    private volatile boolean signalled;
 
     private void tick() {
         try (Connection c = q.connect()) {

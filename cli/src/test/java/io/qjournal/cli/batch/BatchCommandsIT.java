@@ -83,4 +83,40 @@ class BatchCommandsIT {
         assertEquals(1, again.exitCode());
         assertTrue(again.stderr().contains("is COMPLETED"), again.stderr());
     }
+
+    @Test
+    void sigtermStopsTheJobCleanly() throws Exception {
+        QemuTools.assumeAvailable("qemu-io");
+        Path images = Files.createDirectories(tmp.resolve("images"));
+        for (int i = 0; i < 6; i++) {
+            BatchTools.clean(images.resolve("i" + i + ".qcow2"), i);
+        }
+        Map<String, String> env = Map.of("QJOURNAL_BATCH_STATE", tmp.resolve("state").toString());
+        ProcessBuilder pb = new ProcessBuilder(BatchTools.qjournal().toString(), "batch", "start", "integrity-sweep",
+                "-p", "dirs=" + images, "-p", "threads=1", "--wait").redirectError(tmp.resolve("err").toFile());
+        pb.environment().putAll(env);
+        pb.environment().put("QJOURNAL_BATCH_TEST_PAUSE_MS", "300");
+        Process p = pb.start();
+        long id = -1;
+        try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (line.startsWith("execution ")) {
+                    id = Long.parseLong(line.substring(10).trim());
+                } else if (line.startsWith("[1/")) {
+                    // SIGTERM, as systemctl stop sends it (the launcher execs the JVM for batch).
+                    p.descendants().forEach(ProcessHandle::destroy);
+                    p.toHandle().destroy();
+                }
+            }
+        }
+        assertEquals(Waiter.EXIT_STOPPED, p.waitFor(), Files.readString(tmp.resolve("err")));
+        assertTrue(Files.readString(tmp.resolve("err")).contains("stopping execution " + id));
+        String status = BatchTools.ok(env, "batch", "status", Long.toString(id)).stdout();
+        assertTrue(status.contains("status:   STOPPED"), status);
+        BatchTools.Run restart = BatchTools.qj(env, "batch", "restart", Long.toString(id), "--wait", "-q");
+        assertEquals(0, restart.exitCode(), restart.stdout() + restart.stderr());
+        assertEquals(6, BatchTools.report(env, restart.execution()).size());
+    }
 }
