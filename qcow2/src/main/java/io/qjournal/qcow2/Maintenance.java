@@ -75,6 +75,15 @@ public final class Maintenance implements AutoCloseable {
         image.release(hostOffset, count);
     }
 
+    /**
+     * Moves a refcount block to {@code to} (allocated by the caller) and frees its old cluster,
+     * all in the open transaction.
+     */
+    public void moveRefcountBlock(long from, long to) throws IOException {
+        image.refcounts().moveBlock(from, to);
+        image.release(from, 1);
+    }
+
     /** Adds a dedup index entry to the open transaction (ignored without a journal). */
     public void dedupEntry(boolean insert, byte[] sha256, long hostOffset) {
         JournalMetadataWriter jw = image.journalWriter();
@@ -113,6 +122,12 @@ public final class Maintenance implements AutoCloseable {
             }
         }
         image.commitNow();
+    }
+
+    /** True while the caches hold changes no commit has taken yet. */
+    public boolean uncommitted() {
+        JournalMetadataWriter jw = image.journalWriter();
+        return image.map().hasDirty() || image.refcounts().hasDirty() || (jw != null && jw.hasPending());
     }
 
     /**

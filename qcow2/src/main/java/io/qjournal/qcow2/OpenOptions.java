@@ -9,6 +9,8 @@ public final class OpenOptions {
     boolean openBacking = true;
     boolean repairDirty = true;
     JournalOptions journal;
+    boolean journalAtEnd;
+    boolean preservesContents;
 
     public static OpenOptions readOnly() {
         return new OpenOptions();
@@ -50,6 +52,26 @@ public final class OpenOptions {
     /** Opens with a live metadata journal (null: no journal; every metadata update in place). */
     public OpenOptions journal(JournalOptions v) {
         journal = v;
+        return this;
+    }
+
+    /**
+     * Places a journal this open creates past the last cluster in use instead of in the first
+     * free run (offline compaction: the clean close frees it and the file is cut there, where a
+     * journal in a hole would leave the hole behind).
+     */
+    public OpenOptions journalAtEnd(boolean v) {
+        journalAtEnd = v;
+        return this;
+    }
+
+    /**
+     * The opener promises not to change what the guest reads (offline maintenance such as
+     * dedup-compaction, which only rearranges clusters): persistent dirty bitmaps then stay
+     * true and are not marked in use, as every other writable open marks them.
+     */
+    public OpenOptions preservesContents(boolean v) {
+        preservesContents = v;
         return this;
     }
 

@@ -149,7 +149,8 @@ public final class Qcow2Image implements BlockDevice {
         }
         try {
             img.clearUnknownAutoclear();
-            MetaWrite bitmaps = BitmapsInUse.markAll(img.storage, img.header);
+            // Guest contents that do not change leave persistent bitmaps true (offline maintenance).
+            MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(img.storage, img.header);
             if (bitmaps != null) {
                 img.writer.writeStages(List.of(List.of(bitmaps)));
             }
@@ -162,7 +163,7 @@ public final class Qcow2Image implements BlockDevice {
                 img.removeJournal();
             }
             if (o.journal != null && img.journalWriter == null) {
-                img.createJournal(o.journal);
+                img.createJournal(o.journal, o.journalAtEnd);
             }
         } catch (IOException | RuntimeException e) {
             img.storage.close();
@@ -788,7 +789,7 @@ public final class Qcow2Image implements BlockDevice {
 
     // ---- journal lifecycle ----
 
-    private void createJournal(JournalOptions jo) throws IOException {
+    private void createJournal(JournalOptions jo, boolean atEnd) throws IOException {
         if (header.version() < 3) {
             throw new Qcow2Exception(file, "the journal needs a compat=1.1 (version 3) image");
         }
@@ -798,7 +799,7 @@ public final class Qcow2Image implements BlockDevice {
         // The clusters' refcounts stay in the cache until the first transaction: a crash
         // before the header names the journal leaves nothing behind, a crash after it is
         // mended by recovery (JournalSupport.repairAfterReplay).
-        long offset = refcounts.allocate((int) clusters);
+        long offset = atEnd ? refcounts.allocateAtEnd((int) clusters) : refcounts.allocate((int) clusters);
         Journal j = JournalSupport.format(storage, offset, size, order, jo);
         JournalExtension ext = new JournalExtension(offset, size);
         writeHeader(JournalSupport.withJournal(header, ext));

@@ -11,13 +11,13 @@ import java.util.BitSet;
 import java.util.HashMap;
 
 /**
- * The compaction pass: moves data clusters and active L2 tables from the end of the file down
- * into free clusters, so the clean close can cut the file. A data cluster moves only when every
- * reference to it is an active L2 entry (its refcount equals the active references): then all of
- * them switch in one transaction; an L2 table only when the active L1 alone references it. The
- * walk from the top stops at the first cluster that cannot move (other metadata, a compressed
- * cluster, one a snapshot also references): moving anything below it would not let the file
- * shrink.
+ * The compaction pass: moves data clusters, active L2 tables and refcount blocks from the end of
+ * the file down into free clusters, so the clean close can cut the file. A data cluster moves
+ * only when every reference to it is an active L2 entry (its refcount equals the active
+ * references): then all of them switch in one transaction; an L2 table only when the active L1
+ * alone references it. The walk from the top stops at the first cluster that cannot move (other
+ * metadata, a compressed cluster, one a snapshot also references): moving anything below it
+ * would not let the file shrink.
  *
  * <p>Crash safety of one move: the bytes are copied into a cluster that is free on disk (a crash
  * leaves garbage in free space), the copy is made durable, and only then does the transaction
@@ -63,7 +63,7 @@ final class Compactor {
         long jEnd = j == null ? -1 : (j.offset() + j.size() + cs - 1) >>> cb;
         long top = m.refcounts().highestUsedCluster();
         long lowFree = 0;
-        ByteBuffer buf = ByteBuffer.allocateDirect(cs + 4096).alignedSlice(4096);
+        ByteBuffer buf = Deduplicator.aligned(cs);
         while (top > 0) {
             // The journal's clusters are freed by the clean close: they do not hold the end up.
             if (refcount(top) == 0 || (top >= jFirst && top < jEnd)) {
@@ -77,10 +77,11 @@ final class Compactor {
             long refs = refs(top);
             int l1 = l1Of(top);
             boolean table = l1 >= 0 && m.map().l1Copied(l1) && refcount(top) == 1;
-            if (!table && (refs == 0 || refcount(top) != refs)) {
-                stats.skipped.add(String.format("compaction stopped at host offset 0x%x: neither an active L2 table"
-                        + " nor a data cluster only the active tables reference (other metadata, compressed, or"
-                        + " shared with a snapshot)", top << cb));
+            boolean refblock = !table && refs == 0 && m.refcounts().isBlock(top << cb) && refcount(top) == 1;
+            if (!table && !refblock && (refs == 0 || refcount(top) != refs)) {
+                stats.skipped.add(String.format("compaction stopped at host offset 0x%x: not a data cluster only"
+                        + " the active tables reference, an active L2 table or a refcount block (other metadata,"
+                        + " compressed, or shared with a snapshot)", top << cb));
                 break;
             }
             if (dryRun) {
@@ -96,6 +97,12 @@ final class Compactor {
                 }
                 if (table) {
                     moveTable(l1, top, target);
+                } else if (refblock) {
+                    // The copy and the table entry travel in one transaction with the old block's free.
+                    m.moveRefcountBlock(top << cb, target << cb);
+                    if (m.transactionFull()) {
+                        m.commit(true);
+                    }
                 } else {
                     move(top, target, refs, buf);
                 }

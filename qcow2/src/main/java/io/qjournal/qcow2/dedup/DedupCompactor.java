@@ -56,7 +56,8 @@ public final class DedupCompactor {
         long sizeBefore = Maintenance.allocatedBytes(image);
         Stats stats = new Stats();
         OpenOptions oo = options.dryRun() ? OpenOptions.readOnly().openBacking(false)
-                : OpenOptions.readWrite().openBacking(false).journal(journalOptions(image));
+                : OpenOptions.readWrite().openBacking(false).journal(journalOptions(image)).journalAtEnd(true)
+                        .preservesContents(true);
         long highestAfter;
         int cs;
         try (Qcow2Image img = Qcow2Image.open(image, oo)) {
@@ -77,13 +78,19 @@ public final class DedupCompactor {
                     c.run(h.size());
                     highestAfter = c.highestAfter();
                 } catch (IOException | RuntimeException e) {
-                    if (!options.dryRun()) {
+                    // Half a step in the caches must never be committed: the image stops and the
+                    // next open replays up to the last commit. With nothing pending, the clean
+                    // close leaves an image QEMU can open at once.
+                    if (!options.dryRun() && m.uncommitted()) {
                         m.abandon(e);
                     }
                     throw e;
                 }
-                if (!options.dryRun()) {
+                if (!options.dryRun() && stats.inconsistent == 0) {
                     m.truncateOnClose();
+                } else if (!options.dryRun()) {
+                    // An entry pointing at a cluster without a refcount could lie past the cut.
+                    stats.skipped.add("file not cut: the refcounts do not match the L2 entries");
                 }
             }
         }
@@ -105,16 +112,25 @@ public final class DedupCompactor {
      * after), so a crash can leak clusters but never lose or corrupt data.
      */
     private static JournalOptions journalOptions(Path image) throws IOException {
-        // The version field (bytes 4..7) is enough; the open that follows validates the rest.
-        byte[] head = new byte[8];
+        // Version (bytes 4..7) and cluster_bits (20..23) are enough; the open validates the rest.
+        byte[] head = new byte[24];
         try (java.io.InputStream in = Files.newInputStream(image)) {
-            if (in.readNBytes(head, 0, 8) < 8) {
+            if (in.readNBytes(head, 0, head.length) < head.length) {
                 throw new Qcow2Exception(image.toString(), "file is too short for a qcow2 header");
             }
         }
-        // A small ring: it is allocated past the end of a compact file and freed at close, and a
-        // large one may need a new refcount block behind it, which stays and holds the end up.
-        return java.nio.ByteBuffer.wrap(head).getInt(4) >= 3 ? JournalOptions.defaults().size(JOURNAL_BYTES) : null;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(head);
+        if (b.getInt(4) < 3) {
+            return null;
+        }
+        int clusterBits = b.getInt(20);
+        if (clusterBits < 9 || clusterBits > 21) {
+            throw new Qcow2Exception(image.toString(), "cluster_bits " + clusterBits + " is not in 9..21");
+        }
+        // A small ring: it lies past the end of the file and is freed and cut off at close (a
+        // large one may need a new refcount block behind it). Still, every transaction must fit:
+        // one may carry a whole L2 table or refcount block, so 16 clusters at least.
+        return JournalOptions.defaults().size(Math.max(JOURNAL_BYTES, 16L << clusterBits));
     }
 
     private static List<String> skippedList(Stats s) {
@@ -129,8 +145,7 @@ public final class DedupCompactor {
             out.add(s.partial + " partly allocated clusters (subclusters) left as they are");
         }
         if (s.inconsistent > 0) {
-            out.add(s.inconsistent + " clusters with a refcount or COPIED flag that does not match left alone"
-                    + " (run check)");
+            out.add(s.inconsistent + " clusters whose refcount does not match their L2 entry left alone (run check)");
         }
         if (s.refcountFull > 0) {
             out.add(s.refcountFull + " duplicates not shared: the refcount width cannot count another reference");

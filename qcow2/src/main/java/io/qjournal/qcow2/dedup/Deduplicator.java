@@ -1,6 +1,7 @@
 package io.qjournal.qcow2.dedup;
 
 import io.qjournal.qcow2.Maintenance;
+import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -46,6 +47,8 @@ final class Deduplicator {
     private long[] zeroAllocGuests = new long[16];
     private long[] zeroAllocHosts = new long[16];
     private int zn;
+    /** Guest offsets of refcount-1 data clusters whose entry lacks COPIED. */
+    private final List<Long> uncopied = new ArrayList<>();
 
     Deduplicator(Maintenance m, Stats stats, DedupCompactor.Progress progress, boolean dryRun, int version,
             boolean backing) {
@@ -64,10 +67,11 @@ final class Deduplicator {
 
     void run(long virtualSize) throws IOException {
         collect(virtualSize);
+        sortByHost();
         for (int i = 0; i < zn; i++) {
             zero(zeroAllocGuests[i], zeroAllocHosts[i]);
         }
-        sortByHost();
+        restoreCopied();
         scan();
         if (!dryRun) {
             m.commit(false);
@@ -95,7 +99,7 @@ final class Deduplicator {
                 stats.shared++;
                 return;
             }
-            if (rc != 1 || !L2Entry.isCopied(e)) {
+            if (rc != 1) {
                 stats.inconsistent++;
                 return;
             }
@@ -112,16 +116,50 @@ final class Deduplicator {
                 hosts = Arrays.copyOf(hosts, n * 2);
                 guests = Arrays.copyOf(guests, n * 2);
             }
+            if (!L2Entry.isCopied(e)) {
+                uncopied.add(guest);
+            }
             hosts[n] = host;
             guests[n++] = guest;
         });
     }
 
-    /** Host offsets of refcount-1 clusters are unique, so a map from host to guest reorders. */
-    private void sortByHost() {
-        LongLongMap guestOf = new LongLongMap(n);
-        for (int i = 0; i < n; i++) {
-            guestOf.put(hosts[i], guests[i]);
+    /**
+     * Refcount 1 without COPIED is what QEMU's copy-on-write leaves on the other entry of a
+     * cluster two entries shared (it cannot know that entry): qemu-img check counts it as a
+     * corruption. The entry is the cluster's only reference ({@link #sortByHost} proved no other
+     * active entry points there, and a snapshot reference would make the refcount 2), so the
+     * flag goes back on, as check -r all would do.
+     */
+    private void restoreCopied() throws IOException {
+        if (uncopied.isEmpty()) {
+            return;
+        }
+        stats.skipped.add(uncopied.size() + " COPIED flags restored on clusters only one entry references"
+                + " (left by QEMU's copy-on-write of a shared cluster)" + (dryRun ? " (would be)" : ""));
+        if (dryRun) {
+            return;
+        }
+        for (long guest : uncopied) {
+            long e = ActiveL2.entry(m.map(), guest);
+            ActiveL2.set(m.map(), guest, e | L2Entry.COPIED, ActiveL2.bitmap(m.map(), guest));
+            commitIfFull();
+        }
+    }
+
+    /**
+     * Host offsets of refcount-1 clusters are unique, so a map from host to guest reorders. A
+     * host seen twice means a refcount that undercounts: nothing may be changed then.
+     */
+    private void sortByHost() throws IOException {
+        LongLongMap guestOf = new LongLongMap(n + zn);
+        for (int i = 0; i < n + zn; i++) {
+            long host = i < n ? hosts[i] : zeroAllocHosts[i - n];
+            if (guestOf.get(host) != LongLongMap.ABSENT) {
+                throw new Qcow2Exception(m.storage().name(), String.format("cluster at 0x%x has refcount 1 but"
+                        + " two active L2 entries point at it; repair the image with check -r all first", host));
+            }
+            guestOf.put(host, i < n ? guests[i] : zeroAllocGuests[i - n]);
         }
         hosts = Arrays.copyOf(hosts, n);
         Arrays.sort(hosts);
@@ -267,9 +305,10 @@ final class Deduplicator {
         }
     }
 
-    private static ByteBuffer aligned(int n) {
-        // The kernel copies into page-aligned buffers much faster.
-        return ByteBuffer.allocateDirect(n + 4096).alignedSlice(4096).limit(n).slice();
+    /** A direct buffer of {@code n} bytes at a page boundary: the kernel copies into those much faster. */
+    static ByteBuffer aligned(int n) {
+        int pages = (n + 4095) & ~4095;
+        return ByteBuffer.allocateDirect(pages + 4096).alignedSlice(4096).limit(n).slice();
     }
 
     private static ThreadFactory daemon(String name) {

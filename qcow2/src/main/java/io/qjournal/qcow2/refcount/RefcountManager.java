@@ -172,6 +172,43 @@ public final class RefcountManager {
         }
     }
 
+    /**
+     * Points the refcount table at a copy of a refcount block at {@code toOffset} (a cluster
+     * the caller allocated): the copy, with every pending update, is written by the next flush
+     * together with the table entry. The caller then frees the old block's cluster (its count
+     * may live in the copy itself).
+     */
+    public void moveBlock(long fromOffset, long toOffset) throws IOException {
+        int ti = -1;
+        for (int i = 0; i < table.length; i++) {
+            if (table[i] == fromOffset) {
+                ti = i;
+                break;
+            }
+        }
+        if (ti < 0) {
+            throw new Qcow2Exception(file, String.format("no refcount block at 0x%x to move", fromOffset));
+        }
+        CachedTable old = block(ti);
+        CachedTable copy = new CachedTable(toOffset, old.data().clone());
+        copy.markDirty();
+        blocks.remove(fromOffset);
+        blocks.put(copy);
+        table[ti] = toOffset;
+        blockOffsets.remove(fromOffset);
+        blockOffsets.add(toOffset);
+        dirtyTableEntries.add(ti);
+    }
+
+    /** Like {@link #allocate} but past the last cluster in use; later allocations still fill holes. */
+    public long allocateAtEnd(int n) throws IOException {
+        long cursor = freeClusterIndex;
+        freeClusterIndex = Math.max(cursor, highestUsedCluster() + 1);
+        long offset = allocate(n);
+        freeClusterIndex = Math.min(cursor, freeClusterIndex);
+        return offset;
+    }
+
     private long findFree(long from, int n) throws IOException {
         long perBlock = 1L << blockBits;
         long start = from;

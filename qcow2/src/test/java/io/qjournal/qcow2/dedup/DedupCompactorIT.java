@@ -104,21 +104,34 @@ class DedupCompactorIT {
     }
 
     /**
-     * A run that stops after its last commit (here: the progress callback throws) writes
-     * nothing more and leaves the journal: it holds the dedup index entries (type 4), and the
-     * next open replays it to an image that checks clean with the same contents.
+     * A run that fails in the middle of its work (here: the progress callback throws while
+     * compaction moves are not yet committed) writes nothing more and leaves the journal: it
+     * holds the dedup index entries (type 4) of the committed sharing, and the next open
+     * replays it to an image that checks clean with the same contents.
      */
     @Test
     void abandonedRunLeavesAJournalWithDedupEntriesThatReplays() throws Exception {
-        Path img = knownImage("abandoned.qcow2", "");
+        Path img = dir.resolve("abandoned.qcow2");
+        DedupImages.create(img, "", 64L << 20);
+        // 70 duplicates of 0x11 and one of 0x22 free 71 clusters; 70 unique clusters above move down.
+        String[] cmds = new String[74];
+        cmds[0] = "write -P 0x11 0 64k";
+        cmds[1] = "write -P 0x11 1M 4480k";
+        cmds[2] = "write -P 0x22 6M 64k";
+        cmds[3] = "write -P 0x22 7M 64k";
+        for (int i = 0; i < 70; i++) {
+            cmds[4 + i] = "write -P " + (0x80 + i) + " " + ((8L << 20) + i * (long) K64) + " 64k";
+        }
+        qemuIo(img, cmds);
         Path before = copy(img);
         long actualBefore = DedupImages.actualSize(img);
-        int[] finalCalls = {0};
+        long total = 143L * K64;
+        int[] calls = {0};
         RuntimeException stop = new RuntimeException("operator gave up");
         RuntimeException e = assertThrows(RuntimeException.class, () -> DedupCompactor.run(img,
                 new DedupCompactor.Options(false), (scanned, won) -> {
-                    // The scan's last report and the compaction's closing one both see everything read.
-                    if (scanned == 10L * K64 && ++finalCalls[0] == 2) {
+                    // The scan's last report, then the compaction's report after 64 moves.
+                    if (scanned == total && ++calls[0] == 2) {
                         throw stop;
                     }
                 }));
@@ -137,11 +150,29 @@ class DedupCompactorIT {
         }
         assertClean(img, "after replay");
         assertSameContents(before, img, "after replay");
-        // The sharing was committed: a second run finds nothing left but the cut of the file.
+        // The sharing was committed: a second run finds no duplicates, only compaction left.
         DedupCompactor.Result again = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
-        assertEquals(0, again.duplicateClusters() + again.zeroClusters() + again.movedClusters(), again.toString());
-        assertEquals(7L * K64, actualBefore - DedupImages.actualSize(img));
+        assertEquals(0, again.duplicateClusters() + again.zeroClusters(), again.toString());
+        assertTrue(again.movedClusters() > 0, again.toString());
+        assertEquals(71L * K64, actualBefore - DedupImages.actualSize(img));
         assertClean(img, "after the second run");
+        assertSameContents(before, img, "after the second run");
+    }
+
+    @Test
+    void failureWithNothingPendingClosesCleanly() throws Exception {
+        Path img = dir.resolve("unique.qcow2");
+        DedupImages.create(img, "", 16L << 20);
+        qemuIo(img, "write -P 0x11 0 64k", "write -P 0x22 1M 64k");
+        RuntimeException stop = new RuntimeException("stop at once");
+        assertThrows(RuntimeException.class, () -> DedupCompactor.run(img, new DedupCompactor.Options(false),
+                (scanned, won) -> {
+                    throw stop;
+                }));
+        try (io.qjournal.qcow2.storage.FileStorage s = io.qjournal.qcow2.storage.FileStorage.open(img, false)) {
+            assertEquals(null, DedupImages.journalArea(s), "nothing was pending: the close was clean");
+        }
+        assertClean(img, "after the failed run");
     }
 
     @Test
@@ -159,11 +190,11 @@ class DedupCompactorIT {
     /**
      * QEMU's copy-on-write drops the old cluster to refcount 1 but cannot know the other entry
      * that shares it, whose COPIED flag stays clear: qemu-img check counts that as an
-     * OFLAG_COPIED corruption (data intact; QEMU merely copies once more on the next write),
-     * and check -r all repairs it. This test pins that behaviour down.
+     * OFLAG_COPIED corruption (data intact; QEMU merely copies once more on the next write).
+     * The next dedup run (or check -r all) puts the flag back. This test pins that down.
      */
     @Test
-    void twoWayShareAfterQemuCopyOnWriteNeedsACopiedFlagRepair() throws Exception {
+    void twoWayShareAfterQemuCopyOnWriteIsMendedByTheNextRun() throws Exception {
         Path img = dir.resolve("pair.qcow2");
         DedupImages.create(img, "", 16L << 20);
         qemuIo(img, "write -P 0x11 0 64k", "write -P 0x11 1M 64k");
@@ -174,9 +205,18 @@ class DedupCompactorIT {
         QemuTools.Result check = QemuTools.qemuImg("check", "-f", "qcow2", img.toString());
         assertEquals(2, check.exitCode(), check.stdout() + check.stderr());
         assertTrue(check.stderr().contains("OFLAG_COPIED data cluster"), check.stderr());
-        assertEquals(0, QemuTools.qemuImg("check", "-r", "all", "-f", "qcow2", img.toString()).exitCode());
-        assertClean(img, "after check -r all");
+        String sha = DedupImages.sha256(img);
+        DedupCompactor.Result dry = DedupCompactor.run(img, new DedupCompactor.Options(true), null);
+        assertEquals(sha, DedupImages.sha256(img));
+        assertTrue(dry.skipped().stream().anyMatch(s -> s.startsWith("1 COPIED flags restored")), dry.toString());
+        DedupCompactor.Result again = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
+        assertTrue(again.skipped().stream().anyMatch(s -> s.startsWith("1 COPIED flags restored")), again.toString());
+        assertClean(img, "after the next run");
         qemuIo(img, "read -P 0x11 0 64k", "read -P 0x66 1M 4k", "read -P 0x11 1052672 60k");
+        // In place now: QEMU writes into the cluster without copying it.
+        qemuIo(img, "write -P 0x67 8k 4k");
+        qemuIo(img, "read -P 0x11 0 8k", "read -P 0x67 8k 4k", "read -P 0x66 1M 4k");
+        assertClean(img, "after QEMU wrote in place");
     }
 
     @Test
@@ -250,6 +290,25 @@ class DedupCompactorIT {
         assertClean(img, "overlay");
     }
 
+    /** 512-byte clusters (tiny journal blocks, many transactions) and 2 MiB clusters (a whole L2 table per move). */
+    @Test
+    void smallestAndLargestClusters() throws Exception {
+        Path small = dir.resolve("c512.qcow2");
+        DedupImages.create(small, "cluster_size=512", 1L << 20);
+        qemuIo(small, "write -P 0x11 0 64k", "write -P 0x11 128k 64k", "write -P 0 256k 16k", "write -P 0x22 512k 64k");
+        Path large = dir.resolve("c2m.qcow2");
+        DedupImages.create(large, "cluster_size=2M", 64L << 20);
+        qemuIo(large, "write -P 0x11 0 2M", "write -P 0x11 8M 2M", "write -P 0 16M 2M", "write -P 0x22 30M 2M");
+        for (Path img : new Path[] {small, large}) {
+            Path before = copy(img);
+            DedupCompactor.Result r = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
+            assertTrue(r.duplicateClusters() > 0 && r.zeroClusters() > 0 && r.movedClusters() > 0, r.toString());
+            assertTrue(r.sizeAfter() < r.sizeBefore(), r.toString());
+            assertSameContents(before, img, img.getFileName().toString());
+            assertClean(img, img.getFileName().toString());
+        }
+    }
+
     @Test
     void oneBitRefcountsCannotShare() throws Exception {
         Path img = knownImage("rc1.qcow2", "refcount_bits=1");
@@ -274,7 +333,7 @@ class DedupCompactorIT {
     }
 
     @Test
-    void bitmapImageStaysCorrect() throws Exception {
+    void bitmapStaysConsistent() throws Exception {
         Path img = knownImage("bitmap.qcow2", "");
         QemuTools.qemuImg("bitmap", "--add", img.toString(), "b0").requireSuccess();
         qemuIo(img, "write -P 0x11 30M 64k");
@@ -283,6 +342,9 @@ class DedupCompactorIT {
         assertEquals(5, r.duplicateClusters(), r.toString());
         assertSameContents(before, img, "bitmap image");
         assertClean(img, "bitmap image");
+        // Guest contents did not change, so the bitmap is still true and must not be marked in use.
+        String info = QemuTools.qemuImg("info", "--output=json", img.toString()).requireSuccess().stdout();
+        assertTrue(info.contains("\"b0\"") && !info.contains("in-use"), info);
     }
 
     @Test
