@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
 @Command(name = "qjournal", mixinStandardHelpOptions = true, version = "qjournal version " + Main.VERSION,
         description = "qcow2 images with a metadata journal (qemu-img/qemu-io style).",
         subcommands = {CreateCommand.class, InfoCommand.class, CheckCommand.class, MapCommand.class,
-            ConvertCommand.class, IoCommand.class, BenchCommand.class, ReplayCommand.class, JournalCommand.class},
+            ConvertCommand.class, IoCommand.class, BenchCommand.class, ReplayCommand.class, JournalCommand.class,
+            io.qjournal.cli.batch.BatchCommand.class},
         footer = {"", "Global options: --version, --debug (stack traces on errors), --help.",
             "Run 'qjournal COMMAND --help' for a command's options."})
 public final class Main implements Runnable {
@@ -87,7 +88,7 @@ public final class Main implements Runnable {
         cl.setOut(new java.io.PrintWriter(System.out, true));
         cl.setErr(new java.io.PrintWriter(System.err, true));
         cl.setParameterExceptionHandler((ex, a) -> {
-            String name = ex.getCommandLine().getCommandName();
+            String name = ex.getCommandLine().getCommandSpec().qualifiedName();
             System.err.println(name.equals("qjournal") ? "qjournal: " + ex.getMessage()
                     : "qjournal: " + name.replace("qjournal ", "") + ": " + ex.getMessage());
             return 1;
@@ -107,6 +108,7 @@ public final class Main implements Runnable {
             case "bench": return new BenchCommand();
             case "replay": return new ReplayCommand();
             case "journal": return new JournalCommand();
+            case "batch": return new io.qjournal.cli.batch.BatchCommand();
             default: return null;
         }
     }

@@ -1,0 +1,194 @@
+package io.qjournal.batch;
+
+import jakarta.batch.operations.JobOperator;
+import jakarta.batch.runtime.BatchStatus;
+import jakarta.batch.runtime.JobExecution;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Properties;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.jberet.operations.JobOperatorImpl;
+import org.jberet.se.BatchSEEnvironment;
+
+/**
+ * One process's batch runtime: JBeret SE (inside Weld SE) over the configured JDBC job
+ * repository, plus qjournal's result tables in the same database. Built only when a `batch`
+ * command runs, so other commands never pay for Weld or JBeret.
+ */
+public final class QBatch implements AutoCloseable {
+    private static volatile QBatch current;
+    // Strong references: JUL forgets loggers nobody holds, and with them their levels.
+    private static final Logger[] QUIET = {Logger.getLogger("org.jboss"), Logger.getLogger("org.jberet"),
+        Logger.getLogger("org.h2")};
+
+    private final BatchSettings settings;
+    private final ResultStore store;
+    private final Connection keepOpen;
+    private JobOperator operator;
+
+    private QBatch(BatchSettings settings) throws SQLException {
+        this.settings = settings;
+        this.store = new ResultStore(settings);
+        this.keepOpen = store.connect();
+    }
+
+    /** The runtime the batch artifacts of this process report to. */
+    public static QBatch current() {
+        QBatch q = current;
+        if (q == null) {
+            throw new IllegalStateException("the qjournal batch runtime is not initialised in this process");
+        }
+        return q;
+    }
+
+    /**
+     * Opens the repository (creating the state directory and the tables as needed).
+     *
+     * @throws IllegalArgumentException one clear line when the state dir or repository is unusable
+     */
+    public static synchronized QBatch open(BatchSettings settings) {
+        if (current != null) {
+            return current;
+        }
+        System.setProperty("org.jboss.logging.provider", "jdk");
+        // H2's auto-server listens for the other local qjournal processes only (it would
+        // listen on every interface, guarded by a key in the lock file).
+        if (System.getProperty("h2.bindAddress") == null) {
+            System.setProperty("h2.bindAddress", "127.0.0.1");
+        }
+        // JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging.
+        if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
+            for (Logger l : QUIET) {
+                l.setLevel(Level.SEVERE);
+            }
+        }
+        try {
+            Files.createDirectories(settings.reportsDir());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(settings.stateDir() + ": cannot create the batch state directory ("
+                    + e.getMessage() + "); choose another with --state-dir or QJOURNAL_BATCH_STATE");
+        }
+        QBatch q;
+        try {
+            q = new QBatch(settings);
+            q.store.createTables();
+        } catch (SQLException e) {
+            throw new IllegalArgumentException("job repository " + redact(settings.repositoryUrl()) + ": " + oneLine(e));
+        }
+        current = q;
+        return q;
+    }
+
+    /** JBeret and Weld start on first use: `batch report` and `list` read the tables only. */
+    public synchronized JobOperator operator() {
+        if (operator == null) {
+            Thread t = Thread.currentThread();
+            ClassLoader old = t.getContextClassLoader();
+            ClassLoader base = old != null ? old : QBatch.class.getClassLoader();
+            // BatchSEEnvironment reads jberet.properties through the context loader: hand it ours.
+            t.setContextClassLoader(new ConfigLoader(base, jberetProperties()));
+            try {
+                operator = new JobOperatorImpl(new BatchSEEnvironment());
+            } finally {
+                t.setContextClassLoader(old);
+            }
+        }
+        return operator;
+    }
+
+    private byte[] jberetProperties() {
+        Properties p = new Properties();
+        p.setProperty("job-repository-type", "jdbc");
+        p.setProperty("db-url", settings.repositoryUrl());
+        if (settings.user() != null) {
+            p.setProperty("db-user", settings.user());
+        }
+        if (settings.password() != null) {
+            p.setProperty("db-password", settings.password());
+        }
+        p.setProperty("thread-pool-type", "Cached");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            p.store(out, null);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.toByteArray();
+    }
+
+    public BatchSettings settings() {
+        return settings;
+    }
+
+    public ResultStore store() {
+        return store;
+    }
+
+    public Connection connect() throws SQLException {
+        return store.connect();
+    }
+
+    public static boolean running(BatchStatus s) {
+        return s == BatchStatus.STARTING || s == BatchStatus.STARTED || s == BatchStatus.STOPPING;
+    }
+
+    /** Polls until the execution ends; {@code tick} runs after every poll (progress, stop requests). */
+    public JobExecution await(long executionId, Runnable tick) throws InterruptedException {
+        while (true) {
+            JobExecution e = operator().getJobExecution(executionId);
+            if (tick != null) {
+                tick.run();
+            }
+            if (!running(e.getBatchStatus())) {
+                return e;
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        try {
+            keepOpen.close();
+        } catch (SQLException e) {
+            // Closing a database we are leaving: nothing to do about it.
+        }
+        if (current == this) {
+            current = null;
+        }
+    }
+
+    public static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^;&]*", "$1***");
+    }
+
+    public static String oneLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    /** A class loader that serves a generated jberet.properties and delegates everything else. */
+    private static final class ConfigLoader extends ClassLoader {
+        private final byte[] config;
+
+        ConfigLoader(ClassLoader parent, byte[] config) {
+            super(parent);
+            this.config = config;
+        }
+
+        @Override
+        public InputStream getResourceAsStream(String name) {
+            if ("jberet.properties".equals(name)) {
+                return new ByteArrayInputStream(config);
+            }
+            return super.getResourceAsStream(name);
+        }
+    }
+}
