@@ -47,7 +47,7 @@ class LockingIT {
         Path img = dir.resolve("qemu-held.qcow2");
         QemuImages.create(img, "", 1 << 20);
         Process qemuIo = new ProcessBuilder("qemu-io", "-f", "qcow2", img.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-io.log").toFile()).start();
+                .redirectErrorStream(true).redirectOutput(img.resolveSibling(img.getFileName() + ".qemu-io.log").toFile()).start();
         try {
             waitUntilLocked(img, qemuIo);
             IOException e = assertThrows(IOException.class, () -> {
@@ -81,7 +81,7 @@ class LockingIT {
         Path img = dir.resolve("qemu-writes.qcow2");
         QemuImages.create(img, "", 1 << 20);
         Process qemuIo = new ProcessBuilder("qemu-io", "-f", "qcow2", img.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-io-2.log").toFile()).start();
+                .redirectErrorStream(true).redirectOutput(img.resolveSibling(img.getFileName() + ".qemu-io.log").toFile()).start();
         try {
             waitUntilLocked(img, qemuIo);
             // A locking reader needs others not to write, exactly as qemu-img info without -U.
@@ -99,7 +99,11 @@ class LockingIT {
     private static void waitUntilLocked(Path img, Process qemuIo) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline) {
-            assertTrue(qemuIo.isAlive(), "qemu-io exited early");
+            if (!qemuIo.isAlive()) {
+                Path log = img.resolveSibling(img.getFileName() + ".qemu-io.log");
+                throw new AssertionError("qemu-io exited early with status " + qemuIo.exitValue()
+                        + (java.nio.file.Files.exists(log) ? ": " + java.nio.file.Files.readString(log) : ""));
+            }
             if (Qemu.imgResult("info", img.toString()).exit() != 0) {
                 return;
             }
