@@ -367,7 +367,11 @@ final class DataPath {
         var jw = image.journalWriter();
         // Small journal blocks describe few writes per transaction: there every journalled
         // write would soon force a commit (and a flush) of its own.
+        // Only a few writes per transaction: where a flush follows every write or two the
+        // journal saves a costly filesystem commit per flush; where many writes share a flush
+        // that flush costs the same either way, and journalled bytes are written twice.
         if (jw != null && image.journalOptions().journalData() && len <= JOURNALLED_DATA_MAX
+                && jw.pendingDataBytes() + len <= JOURNALLED_DATA_MAX
                 && len <= jw.dataBudget() / 4 && jw.maxEntries() >= 128) {
             byte[] b = new byte[len];
             src.copyTo(from, b, 0, len);

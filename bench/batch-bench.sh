@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Batch job benchmark: the integrity sweep against qemu-img check run over the same images one
+# after another; the dedup scan against a plain sequential read (cat) of the same files; the
+# peak memory of a dedup-compaction of a 16 GiB image with the default heap.
+#
+# Builds nothing: run `mvn -B package -DskipTests` first. Needs root to drop the page cache
+# between runs (the "same cache preparation" for both sides); without root both sides run
+# with whatever the cache holds, and the output says so.
+#
+# Environment knobs:
+#   REPS=3            repetitions (median taken)
+#   BENCH_DIR=...     where images go (not tmpfs)
+#   IMAGES=100        images in the sweep directory
+#   PER_IMAGE_MIB=210 data written into each (100 x 210 MiB > 20 GiB)
+#   BIG_GIB=16        size (fully written) of the image for the memory row
+#   SECTIONS="sweep scan memory"
+set -euo pipefail
+
+ROOT="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QJ="$ROOT/bin/qjournal"
+REPS="${REPS:-3}"
+IMAGES="${IMAGES:-100}"
+PER_IMAGE_MIB="${PER_IMAGE_MIB:-210}"
+BIG_GIB="${BIG_GIB:-16}"
+SECTIONS="${SECTIONS:-sweep scan memory}"
+
+die() { echo "batch-bench.sh: $*" >&2; exit 1; }
+note() { echo "batch-bench.sh: $*" >&2; }
+command -v qemu-img >/dev/null || die "qemu-img not found"
+"$QJ" --version >/dev/null 2>&1 || die "$QJ does not run (build with: mvn -B package -DskipTests)"
+
+BENCH_DIR="${BENCH_DIR:-$(mktemp -d /var/tmp/qjournal-batch-bench.XXXXXX)}"
+mkdir -p "$BENCH_DIR"
+trap 'rm -rf "$BENCH_DIR"' EXIT
+STATE="$BENCH_DIR/state"
+
+CACHE="dropped before each run"
+drop_caches() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then
+    echo 3 > /proc/sys/vm/drop_caches
+  else
+    CACHE="not dropped (not root): warm"
+  fi
+}
+now() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# wall CMD...: the command's wall time in seconds; a failing command ends the benchmark.
+wall() {
+  local t0 t1
+  t0=$(now)
+  "$@" >"$BENCH_DIR/cmd.out" 2>&1 || { cat "$BENCH_DIR/cmd.out" >&2; die "failed: $*"; }
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# Images with 64 KiB clusters whose data repeats in 1 MiB patterns: every fourth MiB is a
+# duplicate of the first, the rest distinct, so the dedup scan has something to find.
+make_image() {
+  local f="$1" mib="$2" i cmds=()
+  qemu-img create -q -f qcow2 "$f" "$((mib + 64))M"
+  for ((i = 0; i < mib; i++)); do
+    if ((i % 4 == 3)); then cmds+=(-c "write -P 0x11 ${i}M 1M"); else cmds+=(-c "write -P $(((i * 7 + ${#f}) % 251 + 1)) ${i}M 1M"); fi
+  done
+  qemu-io -f qcow2 "${cmds[@]}" "$f" >/dev/null
+}
+
+ROWS=()
+sweep() {
+  local dir="$BENCH_DIR/sweep" i q=() o=()
+  mkdir -p "$dir"
+  note "writing $IMAGES images of $PER_IMAGE_MIB MiB"
+  for ((i = 0; i < IMAGES; i++)); do make_image "$dir/img$i.qcow2" "$PER_IMAGE_MIB"; done
+  local total
+  total=$(du -sb "$dir" | awk '{ printf "%.1f", $1 / 1073741824 }')
+  for ((i = 0; i < REPS; i++)); do
+    drop_caches
+    q+=("$(wall bash -c "for f in '$dir'/*.qcow2; do qemu-img check \"\$f\" >/dev/null || exit 1; done")")
+    drop_caches
+    rm -rf "$STATE"
+    o+=("$(wall "$QJ" batch --state-dir "$STATE" start integrity-sweep -p "dirs=$dir" --wait -q)")
+    note "sweep run $((i + 1)): qemu-img check loop ${q[-1]} s, qjournal batch ${o[-1]} s"
+  done
+  local qm om
+  qm=$(printf '%s\n' "${q[@]}" | median); om=$(printf '%s\n' "${o[@]}" | median)
+  ROWS+=("| integrity sweep of $IMAGES images, $total GiB on disk: \`qemu-img check\` one after another vs \`qjournal batch start integrity-sweep --wait\` (wall, s) | $qm | $om | $(awk -v q="$qm" -v o="$om" 'BEGIN { printf "%.2f", o / q }') (target <= 1.0) |")
+  rm -rf "$dir"
+}
+
+scan() {
+  local dir="$BENCH_DIR/scan" f i c=() o=() bytes
+  mkdir -p "$dir"
+  note "writing 4 x 1 GiB images for the scan"
+  for ((i = 0; i < 4; i++)); do make_image "$dir/s$i.qcow2" 1024; done
+  bytes=$(du -cb "$dir"/*.qcow2 | tail -1 | awk '{ print $1 }')
+  for ((i = 0; i < REPS; i++)); do
+    drop_caches
+    c+=("$(wall bash -c "cat '$dir'/*.qcow2 > /dev/null")")
+    drop_caches
+    rm -rf "$STATE"
+    o+=("$(wall "$QJ" batch --state-dir "$STATE" start dedup-compaction -p "dirs=$dir" -p dry-run=true --wait -q)")
+    note "scan run $((i + 1)): cat ${c[-1]} s, dedup dry run ${o[-1]} s"
+  done
+  local cm om
+  cm=$(printf '%s\n' "${c[@]}" | median); om=$(printf '%s\n' "${o[@]}" | median)
+  ROWS+=("| dedup scan (dry run, SHA-256 of every data cluster) of 4 x 1 GiB images vs \`cat\` of the same files (wall, s; MB/s) | $cm ($(awk -v b="$bytes" -v t="$cm" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s) | $om ($(awk -v b="$bytes" -v t="$om" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s) | $(awk -v c="$cm" -v o="$om" 'BEGIN { printf "%.2f", c / o }') (target >= 0.7) |")
+  rm -rf "$dir"
+}
+
+MEMORY_ROW=""
+memory() {
+  local dir="$BENCH_DIR/big"
+  mkdir -p "$dir"
+  note "writing a ${BIG_GIB} GiB image"
+  make_image "$dir/big.qcow2" $((BIG_GIB * 1024))
+  local before after
+  before=$(qemu-img info --output=json "$dir/big.qcow2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["actual-size"])')
+  rm -rf "$STATE"
+  /usr/bin/time -f "%M %e" -o "$BENCH_DIR/time.txt" "$QJ" batch --state-dir "$STATE" start dedup-compaction -p "dirs=$dir" --wait -q >/dev/null 2>&1 || true
+  after=$(qemu-img info --output=json "$dir/big.qcow2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["actual-size"])')
+  qemu-img check "$dir/big.qcow2" >/dev/null || die "qemu-img check failed after the dedup-compaction"
+  read -r kb secs < "$BENCH_DIR/time.txt"
+  MEMORY_ROW="dedup-compaction of a ${BIG_GIB} GiB image (fully written, a quarter duplicates), default heap: peak resident memory $((kb / 1024)) MiB, ${secs} s; actual-size $((before / 1048576)) MiB -> $((after / 1048576)) MiB; qemu-img check clean"
+  rm -rf "$dir"
+}
+
+[[ " $SECTIONS " == *" sweep "* ]] && sweep
+[[ " $SECTIONS " == *" scan "* ]] && scan
+[[ " $SECTIONS " == *" memory "* ]] && memory
+
+echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) CPUs, $(uname -sr), $(qemu-img --version | head -1); page cache $CACHE; median of $REPS runs."
+echo
+echo "| Benchmark | QEMU / cat | qjournal | ratio |"
+echo "|---|---:|---:|---:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+[ -n "$MEMORY_ROW" ] && echo "$MEMORY_ROW"
+true
