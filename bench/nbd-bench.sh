@@ -11,7 +11,9 @@
 #   BENCH_DIR=/var/tmp/... where images go (not tmpfs if you want disk numbers)
 #   SIZE=1G                image size; reads run over a prefilled READ_SIZE of it
 #   READ_SIZE=512M WRITE_SIZE=256M  bytes per read / write job
-#   FSYNC_COUNT=2000       writes in the flush-after-every-write row
+#   RUNTIME=5 RAMP=2       seconds measured per run, after RAMP seconds of warm-up (fio's
+#                          --ramp_time: JIT and caches warm on every server alike)
+#   FSYNC_COUNT=2000       writes in the syncs-per-flush count
 #   IMAGES=100             images for the start-up and memory rows
 #   SECTIONS="rows startup"
 set -euo pipefail
@@ -23,6 +25,8 @@ SIZE="${SIZE:-1G}"
 READ_SIZE="${READ_SIZE:-512M}"
 WRITE_SIZE="${WRITE_SIZE:-256M}"
 FSYNC_COUNT="${FSYNC_COUNT:-2000}"
+RUNTIME="${RUNTIME:-5}"
+RAMP="${RAMP:-2}"
 IMAGES="${IMAGES:-100}"
 SECTIONS="${SECTIONS:-rows startup}"
 PORT=$((20000 + RANDOM % 20000))
@@ -137,6 +141,10 @@ sync_count() {
   fresh "$img"
   start_server "$kind" "$img" strace -f -c -e trace=fdatasync,fsync -o "$log"
   fio_run syncs --rw=randwrite --bs=4k --iodepth=1 --fsync=1 --number_ios="$FSYNC_COUNT" --size="$WRITE_SIZE" >/dev/null
+  # SERVER_PID is strace: stop the server under it, so strace writes its summary and exits.
+  local child
+  for child in $(ps --ppid "$SERVER_PID" -o pid=); do kill -TERM "$child" 2>/dev/null || true; done
+  for _ in $(seq 1 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   stop_server
   local n
   n=$(awk '$NF == "fdatasync" || $NF == "fsync" { n += $4 } END { print n + 0 }' "$log")
@@ -182,11 +190,12 @@ PY
 
 if [[ " $SECTIONS " == *" rows "* ]]; then
   prefill
-  IMAGE_KIND=prefilled row "4 KiB random read, qd 32" --rw=randread --bs=4k --iodepth=32 --size="$READ_SIZE" --io_size="$READ_SIZE"
-  IMAGE_KIND=fresh row "4 KiB random write, qd 32" --rw=randwrite --bs=4k --iodepth=32 --size="$SIZE" --io_size="$WRITE_SIZE"
-  IMAGE_KIND=fresh row "64 KiB sequential write, qd 32" --rw=write --bs=64k --iodepth=32 --size="$WRITE_SIZE"
-  IMAGE_KIND=prefilled row "1 MiB sequential read, qd 32" --rw=read --bs=1m --iodepth=32 --size="$READ_SIZE" --loops=4
-  IMAGE_KIND=fresh row "4 KiB random write, flush after each (fsync=1, qd 1)" --rw=randwrite --bs=4k --iodepth=1 --fsync=1 --number_ios="$FSYNC_COUNT" --size="$WRITE_SIZE"
+  timed=(--time_based --runtime="$RUNTIME" --ramp_time="$RAMP")
+  IMAGE_KIND=prefilled row "4 KiB random read, qd 32" --rw=randread --bs=4k --iodepth=32 --size="$READ_SIZE" "${timed[@]}"
+  IMAGE_KIND=fresh row "4 KiB random write, qd 32" --rw=randwrite --bs=4k --iodepth=32 --size="$SIZE" "${timed[@]}"
+  IMAGE_KIND=fresh row "64 KiB sequential write, qd 32" --rw=write --bs=64k --iodepth=32 --size="$SIZE" "${timed[@]}"
+  IMAGE_KIND=prefilled row "1 MiB sequential read, qd 32" --rw=read --bs=1m --iodepth=32 --size="$READ_SIZE" "${timed[@]}"
+  IMAGE_KIND=fresh row "4 KiB random write, flush after each (fsync=1, qd 1)" --rw=randwrite --bs=4k --iodepth=1 --fsync=1 --size="$SIZE" "${timed[@]}"
   for kind in qsd qemu-nbd ours; do sync_count "$kind"; done
 fi
 if [[ " $SECTIONS " == *" startup "* ]]; then
