@@ -24,6 +24,15 @@ public final class JberetTables {
         }
     }
 
+    /** The execution's batch status; an IllegalArgumentException naming it when there is none. */
+    public static String requireStatus(Connection c, long executionId) throws SQLException {
+        String status = status(c, executionId);
+        if (status == null) {
+            throw new IllegalArgumentException("no execution " + executionId + " in the job repository");
+        }
+        return status;
+    }
+
     /** Moves an execution from one status to another; false when it was no longer in {@code from}. */
     public static boolean setStatus(Connection c, long executionId, String from, String to) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(

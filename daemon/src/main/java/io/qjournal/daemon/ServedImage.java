@@ -2,7 +2,7 @@ package io.qjournal.daemon;
 
 import io.qjournal.daemon.nbd.NbdError;
 import io.qjournal.daemon.nbd.NbdExport;
-import io.qjournal.jmx.ManagedImage;
+import io.qjournal.jmx.EngineImageView;
 import io.qjournal.qcow2.BlockStatus;
 import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.JournalStatus;
@@ -23,13 +23,12 @@ import java.util.function.Consumer;
  * image FAILED; from then on its clients get EIO and nothing more is written to it, while
  * every other image goes on serving.
  */
-public final class ServedImage implements NbdExport, ManagedImage {
+public final class ServedImage extends EngineImageView implements NbdExport {
     // BLOCK_STATUS answers cover at most this many extents; clients ask again for the rest.
     private static final int MAX_EXTENTS = 256;
     private static final int MAX_PAYLOAD = 32 << 20;
 
     private final ImageSpec spec;
-    private final Qcow2Image image;
     private final boolean replayed;
     private final Consumer<ServedImage> onHealthChange;
     private final Closer onClose;
@@ -42,8 +41,8 @@ public final class ServedImage implements NbdExport, ManagedImage {
 
     private ServedImage(ImageSpec spec, Qcow2Image image, Consumer<ServedImage> onHealthChange,
             Closer onClose) {
+        super(image);
         this.spec = spec;
-        this.image = image;
         this.onHealthChange = onHealthChange;
         this.onClose = onClose;
         JournalStatus s = image.journalStatusAtOpen();
@@ -85,6 +84,7 @@ public final class ServedImage implements NbdExport, ManagedImage {
         return image;
     }
 
+    @Override
     public boolean isClosed() {
         return closed;
     }
@@ -316,32 +316,11 @@ public final class ServedImage implements NbdExport, ManagedImage {
         image.close();
     }
 
-    // ---- ManagedImage ----
+    // ---- ManagedImage (the engine's own state comes from EngineImageView) ----
 
     @Override
     public String path() {
         return spec.path().toAbsolutePath().toString();
-    }
-
-    @Override
-    public long virtualSize() {
-        return image.size();
-    }
-
-    @Override
-    public boolean journalEnabled() {
-        return image.journalEnabled();
-    }
-
-    @Override
-    public boolean dirty() {
-        return image.isDirty();
-    }
-
-    @Override
-    public long commitIntervalMillis() {
-        JournalOptions o = image.journalOptions();
-        return o == null ? 0 : o.commitInterval().toMillis();
     }
 
     @Override
@@ -357,12 +336,6 @@ public final class ServedImage implements NbdExport, ManagedImage {
     }
 
     @Override
-    public long commitDataSize() {
-        JournalOptions o = image.journalOptions();
-        return o == null ? 0 : o.commitDatasize();
-    }
-
-    @Override
     public void setCommitDataSize(long bytes) {
         if (bytes < 0) {
             throw new IllegalArgumentException("commit data size must not be negative");
@@ -372,39 +345,6 @@ public final class ServedImage implements NbdExport, ManagedImage {
         }
         image.setCommitDatasize(bytes);
         Log.image(name(), "commit data size set to " + bytes + " bytes");
-    }
-
-    private JournalStatus status() {
-        try {
-            return closed ? JournalStatus.NONE : image.journalStatus();
-        } catch (IOException | RuntimeException e) {
-            return JournalStatus.NONE;
-        }
-    }
-
-    @Override
-    public long journalSize() {
-        return status().size();
-    }
-
-    @Override
-    public long journalFill() {
-        return status().usedBytes();
-    }
-
-    @Override
-    public long committedSequence() {
-        return status().committedSeq();
-    }
-
-    @Override
-    public long syncedSequence() {
-        return status().syncedSeq();
-    }
-
-    @Override
-    public int pendingTransactions() {
-        return image.pendingTransactions();
     }
 
     @Override
@@ -434,11 +374,6 @@ public final class ServedImage implements NbdExport, ManagedImage {
     @Override
     public long flushes() {
         return flushes.sum();
-    }
-
-    @Override
-    public long syncs() {
-        return Math.max(0, image.storageFlushes());
     }
 
     @Override

@@ -14,8 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /** A ManagedImage over a real journalled Qcow2Image, standing in for the daemon's. */
-final class EngineImage implements ManagedImage {
-    final Qcow2Image image;
+final class EngineImage extends EngineImageView {
     private final String name;
     private final Path path;
     private final Consumer<EngineImage> onClose;
@@ -23,9 +22,9 @@ final class EngineImage implements ManagedImage {
     private final AtomicLong bytesWritten = new AtomicLong();
 
     private EngineImage(String name, Path path, Qcow2Image image, Consumer<EngineImage> onClose) {
+        super(image);
         this.name = name;
         this.path = path;
-        this.image = image;
         this.onClose = onClose;
     }
 
@@ -53,14 +52,6 @@ final class EngineImage implements ManagedImage {
         return b.array();
     }
 
-    private JournalStatus status() {
-        try {
-            return image.journalStatus();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     @Override
     public String name() {
         return name;
@@ -72,29 +63,8 @@ final class EngineImage implements ManagedImage {
     }
 
     @Override
-    public long virtualSize() {
-        return image.size();
-    }
-
-    @Override
     public boolean readOnly() {
         return !image.isWritable();
-    }
-
-    @Override
-    public boolean journalEnabled() {
-        return image.journalEnabled();
-    }
-
-    @Override
-    public boolean dirty() {
-        return image.isDirty();
-    }
-
-    @Override
-    public long commitIntervalMillis() {
-        JournalOptions o = image.journalOptions();
-        return o == null ? 0 : o.commitInterval().toMillis();
     }
 
     @Override
@@ -103,39 +73,8 @@ final class EngineImage implements ManagedImage {
     }
 
     @Override
-    public long commitDataSize() {
-        JournalOptions o = image.journalOptions();
-        return o == null ? 0 : o.commitDatasize();
-    }
-
-    @Override
     public void setCommitDataSize(long bytes) {
         image.setCommitDatasize(bytes);
-    }
-
-    @Override
-    public long journalSize() {
-        return status().size();
-    }
-
-    @Override
-    public long journalFill() {
-        return status().usedBytes();
-    }
-
-    @Override
-    public long committedSequence() {
-        return status().committedSeq();
-    }
-
-    @Override
-    public long syncedSequence() {
-        return status().syncedSeq();
-    }
-
-    @Override
-    public int pendingTransactions() {
-        return image.pendingTransactions();
     }
 
     @Override
@@ -162,11 +101,6 @@ final class EngineImage implements ManagedImage {
     @Override
     public long flushes() {
         return 0;
-    }
-
-    @Override
-    public long syncs() {
-        return image.storageFlushes();
     }
 
     @Override

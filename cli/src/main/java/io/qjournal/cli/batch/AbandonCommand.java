@@ -27,10 +27,7 @@ public final class AbandonCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QBatch q = parent.open(repo);
         try (Connection c = q.connect()) {
-            String status = JberetTables.status(c, id);
-            if (status == null) {
-                throw new IllegalArgumentException("no execution " + id + " in the job repository");
-            }
+            String status = JberetTables.requireStatus(c, id);
             ResultStore.Run run = q.store().run(c, id);
             if (QBatch.running(jakarta.batch.runtime.BatchStatus.valueOf(status))) {
                 Owner.requireLocal(q, run, id, "abandon");

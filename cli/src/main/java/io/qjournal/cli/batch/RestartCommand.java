@@ -42,10 +42,7 @@ public final class RestartCommand implements Callable<Integer> {
         QBatch q = parent.open(repo);
         String status;
         try (Connection c = q.connect()) {
-            status = JberetTables.status(c, id);
-            if (status == null) {
-                throw new IllegalArgumentException("no execution " + id + " in the job repository");
-            }
+            status = JberetTables.requireStatus(c, id);
             if (status.equals("COMPLETED") || status.equals("ABANDONED")) {
                 throw new IllegalArgumentException("execution " + id + " is " + status + "; only a failed, stopped or"
                         + " crashed execution can be restarted");

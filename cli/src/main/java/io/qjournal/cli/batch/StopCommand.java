@@ -31,10 +31,7 @@ public final class StopCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         QBatch q = parent.open(repo);
         try (Connection c = q.connect()) {
-            String status = JberetTables.status(c, id);
-            if (status == null) {
-                throw new IllegalArgumentException("no execution " + id + " in the job repository");
-            }
+            String status = JberetTables.requireStatus(c, id);
             if (!status.equals("STARTED") && !status.equals("STARTING") && !status.equals("STOPPING")) {
                 throw new IllegalArgumentException("execution " + id + " is not running (" + status + ")");
             }
