@@ -116,6 +116,21 @@ class JmxAgentTest {
         }
     }
 
+    private static void bindWithin(int port, long millis) throws Exception {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        while (true) {
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", port));
+                return;
+            } catch (java.net.BindException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("port " + port + " still in use " + millis + " ms after close()", e);
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
     @Test
     void closeFreesThePortAndTheBeans() throws Exception {
         int port;
@@ -127,9 +142,9 @@ class JmxAgentTest {
             assertFalse(registered("qjournal:type=Image,name=vm1"));
             assertFalse(registered(JmxAgent.DAEMON_OBJECT_NAME));
         }
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", port));
-        }
+        // RMI closes its listening socket on its own thread once the last object is unexported:
+        // the port must come free, if not at the very instant close() returns.
+        bindWithin(port, 10_000);
         // The same port again, now given explicitly.
         try (JmxAgent again = JmxAgent.start(new JmxAgent.Config("127.0.0.1", port, null, null, true),
                 new EngineDaemon())) {
