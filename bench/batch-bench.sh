@@ -89,10 +89,14 @@ sweep() {
 }
 
 scan() {
-  local dir="$BENCH_DIR/scan" f i c=() o=() bytes
+  local dir="$BENCH_DIR/scan" f i c=() o=() h=() bytes
   mkdir -p "$dir"
-  note "writing 4 x 1 GiB images for the scan"
-  for ((i = 0; i < 4; i++)); do make_image "$dir/s$i.qcow2" 1024; done
+  # Random data: nearly every cluster unique, as on a real guest disk, so the scan's cost is
+  # the hashing and not the sharing of duplicates.
+  note "writing 4 x 1 GiB images of random data for the scan"
+  head -c 1G /dev/urandom > "$dir/random.raw"
+  for ((i = 0; i < 4; i++)); do qemu-img convert -O qcow2 "$dir/random.raw" "$dir/s$i.qcow2"; done
+  rm -f "$dir/random.raw"
   bytes=$(du -cb "$dir"/*.qcow2 | tail -1 | awk '{ print $1 }')
   for ((i = 0; i < REPS; i++)); do
     drop_caches
@@ -100,11 +104,19 @@ scan() {
     drop_caches
     rm -rf "$STATE"
     o+=("$(wall "$QJ" batch --state-dir "$STATE" start dedup-compaction -p "dirs=$dir" -p dry-run=true --wait -q)")
-    note "scan run $((i + 1)): cat ${c[-1]} s, dedup dry run ${o[-1]} s"
+    # The job's own rate: bytes it hashed over the time its images took (no runtime start-up).
+    h+=("$("$QJ" batch --state-dir "$STATE" report 1 --output=json | python3 -c '
+import json, sys
+rs = [json.loads(l) for l in sys.stdin if l.strip()]
+b = sum(r.get("bytes-scanned", 0) for r in rs); ms = sum(r.get("duration-ms", 0) for r in rs)
+print("%.0f" % (b / (ms / 1000) / 1e6 if ms else 0))')")
+    note "scan run $((i + 1)): cat ${c[-1]} s, dedup dry run ${o[-1]} s (${h[-1]} MB/s per image)"
   done
   local cm om
   cm=$(printf '%s\n' "${c[@]}" | median); om=$(printf '%s\n' "${o[@]}" | median)
-  ROWS+=("| dedup scan (dry run, SHA-256 of every data cluster) of 4 x 1 GiB images vs \`cat\` of the same files (wall, s; MB/s) | $cm ($(awk -v b="$bytes" -v t="$cm" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s) | $om ($(awk -v b="$bytes" -v t="$om" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s) | $(awk -v c="$cm" -v o="$om" 'BEGIN { printf "%.2f", c / o }') (target >= 0.7) |")
+  local hm
+  hm=$(printf '%s\n' "${h[@]}" | median)
+  ROWS+=("| dedup scan (dry run, SHA-256 of every data cluster) of 4 x 1 GiB images of random data vs \`cat\` of the same files (wall, s; MB/s) | $cm ($(awk -v b="$bytes" -v t="$cm" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s) | $om ($(awk -v b="$bytes" -v t="$om" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s; per image, bytes hashed over the time the image took (two images run at once): $hm MB/s) | $(awk -v c="$cm" -v o="$om" 'BEGIN { printf "%.2f", c / o }') wall (target >= 0.7) |")
   rm -rf "$dir"
 }
 
