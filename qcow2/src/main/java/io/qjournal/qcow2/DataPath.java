@@ -331,7 +331,7 @@ final class DataPath {
             for (int i = 0; i < k; i++) {
                 performDelayedCopies(host + (long) i * cs);
             }
-            buf.writeTo(storage, host + co, off, bytes);
+            overwrite(host + co, buf, off, bytes);
             return bytes;
         }
         long fileEnd = storage.size();
@@ -365,20 +365,42 @@ final class DataPath {
      */
     private void writeFresh(long host, Source src, int from, int len) throws IOException {
         var jw = image.journalWriter();
-        // Small journal blocks describe few writes per transaction: there every journalled
-        // write would soon force a commit (and a flush) of its own.
-        // Only a few writes per transaction: where a flush follows every write or two the
-        // journal saves a costly filesystem commit per flush; where many writes share a flush
-        // that flush costs the same either way, and journalled bytes are written twice.
-        if (jw != null && image.journalOptions().journalData() && len <= JOURNALLED_DATA_MAX
-                && jw.pendingDataBytes() + len <= JOURNALLED_DATA_MAX
-                && len <= jw.dataBudget() / 4 && jw.maxEntries() >= 128) {
+        if (journalsData(jw, len)) {
             byte[] b = new byte[len];
             src.copyTo(from, b, 0, len);
             jw.journalData(host, b);
             return;
         }
         src.writeTo(storage, host, from, len);
+    }
+
+    /**
+     * Data over an owned data cluster. It needs no metadata, but its flush would still pay for
+     * the file's block allocation when it lands in a never-written part of the cluster: a small
+     * one travels in the open transaction, whose flush touches only the journal's own blocks.
+     */
+    private void overwrite(long host, Source src, int from, int len) throws IOException {
+        var jw = image.journalWriter();
+        if (journalsData(jw, len)) {
+            byte[] b = new byte[len];
+            src.copyTo(from, b, 0, len);
+            jw.journalData(host, b);
+            return;
+        }
+        src.writeTo(storage, host, from, len);
+    }
+
+    /**
+     * Whether a guest write of {@code len} bytes travels in the open transaction. Only a few
+     * writes per transaction: where a flush follows every write or two the journal saves a
+     * costly filesystem commit per flush; where many writes share a flush that flush costs the
+     * same either way, and journalled bytes are written twice. Small journal blocks describe
+     * few writes per transaction: there every journalled write would soon force a commit.
+     */
+    private boolean journalsData(io.qjournal.qcow2.meta.JournalMetadataWriter jw, int len) {
+        return jw != null && image.journalOptions().journalData() && len <= JOURNALLED_DATA_MAX
+                && jw.pendingDataBytes() + len <= JOURNALLED_DATA_MAX
+                && len <= jw.dataBudget() / 4 && jw.maxEntries() >= 128;
     }
 
     /** Largest guest write that travels in the journal rather than in place. */
@@ -422,7 +444,7 @@ final class DataPath {
                 performDelayedCopies(host);
             }
             if (kind == L2Entry.Kind.NORMAL && copied) {
-                storage.write(host + co, buf, off, n);
+                overwrite(host + co, new ArraySource(buf), off, n);
                 return;
             }
             if (kind == L2Entry.Kind.ZERO_ALLOC && copied) {

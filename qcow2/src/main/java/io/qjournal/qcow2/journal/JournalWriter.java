@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -29,6 +28,10 @@ public final class JournalWriter {
     private final ChecksumKind kind;
     private final int n;
     private final ArrayDeque<Entry> live = new ArrayDeque<>();
+    /** The live entries that have copy sources, in ring order (usually none: O(1) commits). */
+    private final ArrayDeque<Entry> liveWithSources = new ArrayDeque<>();
+    /** Blocks of the live entries: kept as a sum so a commit never walks the ring. */
+    private long liveBlocks;
     private Entry anchor;
     private int head;
     private int nextSeq;
@@ -44,11 +47,7 @@ public final class JournalWriter {
 
     /** Blocks not holding unsynced transactions or the synced anchor. */
     public long freeBlocks() {
-        long used = anchor == null ? 0 : anchor.blocks;
-        for (Entry e : live) {
-            used += e.blocks;
-        }
-        return n - used;
+        return n - liveBlocks - (anchor == null ? 0 : anchor.blocks);
     }
 
     /** The sequence number of the last appended transaction (or the synced one if none). */
@@ -102,13 +101,13 @@ public final class JournalWriter {
         }
         if (pad > 0) {
             writePadding(head, pad, nextSeq);
-            live.add(new Entry(nextSeq, head, pad, List.of(), List.of()));
+            addLive(new Entry(nextSeq, head, pad, List.of(), List.of()));
             head = 1;
             nextSeq = Seq.next(nextSeq);
         }
         int seq = nextSeq;
         layout.storage().write(layout.blockOffset(head), ByteBuffer.wrap(encode(tx, head, seq, (int) k)));
-        live.add(new Entry(seq, head, (int) k, targets, sources));
+        addLive(new Entry(seq, head, (int) k, targets, sources));
         head += (int) k;
         if (head > n) {
             head = 1;
@@ -129,6 +128,10 @@ public final class JournalWriter {
         Entry e;
         do {
             e = live.removeFirst();
+            liveBlocks -= e.blocks;
+            if (liveWithSources.peekFirst() == e) {
+                liveWithSources.removeFirst();
+            }
         } while (e.seq != seq);
         if (live.isEmpty()) {
             anchor = null;
@@ -142,6 +145,14 @@ public final class JournalWriter {
     /** True when {@code seq} was appended and is not synced yet. */
     boolean isLive(int seq) {
         return live.stream().anyMatch(e -> e.seq == seq);
+    }
+
+    private void addLive(Entry e) {
+        live.add(e);
+        liveBlocks += e.blocks;
+        if (!e.copySources.isEmpty()) {
+            liveWithSources.add(e);
+        }
     }
 
     private void checkCopySources(TransactionBuilder tx, List<long[]> targets, List<long[]> sources)
@@ -165,8 +176,7 @@ public final class JournalWriter {
                 throw conflict(op, "this transaction");
             }
         }
-        for (Iterator<Entry> it = live.iterator(); it.hasNext(); ) {
-            Entry e = it.next();
+        for (Entry e : liveWithSources) {
             for (long[] src : e.copySources) {
                 for (long[] t : targets) {
                     if (t[0] < src[1] && src[0] < t[1]) {

@@ -118,4 +118,60 @@ class JournalledDataTest {
         CheckResult r = ImageChecker.check(s, RepairMode.NONE);
         assertTrue(r.isClean(), "after a clean close: " + r.messages());
     }
+
+    @Test
+    void smallOverwriteOfAnOwnedClusterTravelsInTheCommitAndReplays() throws IOException {
+        MemoryStorage s = fresh();
+        byte[] whole = pattern(65536, 7);
+        byte[] small = pattern(4096, 8);
+        byte[] crashed;
+        long flushesBefore;
+        Qcow2Image img = Qcow2Image.open(s, OpenOptions.readWrite().journal(JOURNAL), null);
+        try {
+            img.write(2 * 65536, whole, 0, whole.length); // a whole cluster goes in place
+            img.checkpoint();
+            byte[] home = s.toByteArray();
+            flushesBefore = s.flushCount();
+            img.write(2 * 65536 + 8192, small, 0, small.length); // an overwrite: no metadata changes
+            img.flush();
+            assertEquals(1, s.flushCount() - flushesBefore, "one flush for the overwrite's commit");
+            // Durable in the ring, not yet home: the file's copy of the cluster is unchanged.
+            long host = findHost(home, s.toByteArray(), whole);
+            assertArrayEquals(whole, Arrays.copyOfRange(s.toByteArray(), (int) host, (int) host + 65536),
+                    "the overwrite went home before the checkpoint");
+            byte[] expect = whole.clone();
+            System.arraycopy(small, 0, expect, 8192, small.length);
+            byte[] live = new byte[65536];
+            img.read(2 * 65536, live, 0, live.length);
+            assertArrayEquals(expect, live, "read before the checkpoint");
+            crashed = s.toByteArray();
+            img.checkpoint();
+            img.read(2 * 65536, live, 0, live.length);
+            assertArrayEquals(expect, live, "read after the checkpoint");
+        } finally {
+            img.close();
+        }
+        MemoryStorage c = new MemoryStorage("jdata-overwrite-crashed.qcow2", crashed);
+        try (Qcow2Image again = Qcow2Image.open(c, OpenOptions.readWrite(), null)) {
+            assertTrue(again.journalStatusAtOpen().dirty(), "premise: the crash left a dirty journal");
+            byte[] back = new byte[65536];
+            again.read(2 * 65536, back, 0, back.length);
+            byte[] expect = whole.clone();
+            System.arraycopy(small, 0, expect, 8192, small.length);
+            assertArrayEquals(expect, back, "replayed overwrite");
+        }
+        CheckResult r = ImageChecker.check(c, RepairMode.NONE);
+        assertTrue(r.isClean(), "after replay: " + r.messages());
+    }
+
+    /** Host offset of the cluster holding {@code whole} in both file images. */
+    private static long findHost(byte[] a, byte[] b, byte[] whole) {
+        for (int off = 0; off + whole.length <= Math.min(a.length, b.length); off += 512) {
+            if (Arrays.equals(a, off, off + whole.length, whole, 0, whole.length)
+                    && Arrays.equals(b, off, off + whole.length, whole, 0, whole.length)) {
+                return off;
+            }
+        }
+        throw new AssertionError("the cluster's bytes are not at one host offset in both files");
+    }
 }
