@@ -26,8 +26,19 @@ import java.util.concurrent.ThreadFactory;
  * or unallocated clusters. Every change joins the open journal transaction.
  */
 final class Deduplicator {
-    /** One read: large enough to run at sequential speed, small enough to keep memory low. */
-    private static final int RUN_BYTES = 8 << 20;
+    /**
+     * One read of a hashing thread: small enough to stay in the core's cache between the
+     * kernel's copy and the hash (8 MiB reads hashed by another thread ran at half the speed),
+     * and at least one cluster.
+     */
+    private static final int CHUNK_BYTES = 256 << 10;
+    /** Clusters hashed in parallel before the in-order decisions: bounds the hashes held. */
+    private static final long WINDOW_BYTES = 64L << 20;
+    private static final int MAX_CLUSTER = 2 << 20;
+    private static final ThreadLocal<ByteBuffer> CHUNK = ThreadLocal.withInitial(
+            () -> aligned(Math.max(CHUNK_BYTES, MAX_CLUSTER)));
+    private static final ThreadLocal<ByteBuffer> ZEROS = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect(MAX_CLUSTER));
 
     private final Maintenance m;
     private final Stats stats;
@@ -170,31 +181,29 @@ final class Deduplicator {
     }
 
     private void scan() throws IOException {
-        List<int[]> runs = runs();
+        List<int[]> chunks = runs();
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-        ExecutorService reader = Executors.newSingleThreadExecutor(daemon("dedup-read"));
         ExecutorService hashers = Executors.newFixedThreadPool(threads, daemon("dedup-hash"));
         try {
-            ByteBuffer[] bufs = {aligned(RUN_BYTES), aligned(RUN_BYTES)};
-            ByteBuffer zeros = ByteBuffer.allocateDirect(cs);
+            ByteBuffer mine = aligned(cs);
             ByteBuffer other = aligned(cs);
             LongLongMap firstByHash = new LongLongMap(Math.min(n, 1 << 20));
             BitSet inserted = new BitSet();
-            // Double buffering: the next run is read while this one is hashed, so the scan runs
-            // at the speed of the slower of the two rather than their sum.
-            Future<ByteBuffer> next = runs.isEmpty() ? null : read(reader, runs.get(0), bufs[0]);
-            for (int r = 0; r < runs.size(); r++) {
-                ByteBuffer run = await(next);
-                if (r + 1 < runs.size()) {
-                    next = read(reader, runs.get(r + 1), bufs[(r + 1) & 1]);
+            int ci = 0;
+            while (ci < chunks.size()) {
+                // A window of chunks is hashed on all cores, then decided in host order here.
+                int cj = ci;
+                long bytes = 0;
+                while (cj < chunks.size() && bytes < WINDOW_BYTES) {
+                    bytes += (long) (chunks.get(cj)[1] - chunks.get(cj)[0]) << cb;
+                    cj++;
                 }
-                int i = runs.get(r)[0];
-                int j = runs.get(r)[1];
-                byte[][] hashes = hash(hashers, threads, run, j - i, zeros);
-                for (int k = i; k < j; k++) {
-                    ByteBuffer c = run.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
+                int first = chunks.get(ci)[0];
+                int end = chunks.get(cj - 1)[1];
+                byte[][] hashes = hashWindow(hashers, threads, chunks.subList(ci, cj), first, end - first);
+                for (int k = first; k < end; k++) {
                     stats.clustersScanned++;
-                    byte[] hash = hashes[k - i];
+                    byte[] hash = hashes[k - first];
                     if (hash == null) {
                         zero(guests[k], hosts[k]);
                         continue;
@@ -204,17 +213,14 @@ final class Deduplicator {
                     if (key == LongLongMap.ABSENT) {
                         key = 0;
                     }
-                    long first = firstByHash.get(key);
-                    if (first == LongLongMap.ABSENT) {
+                    long firstSeen = firstByHash.get(key);
+                    if (firstSeen == LongLongMap.ABSENT) {
                         firstByHash.put(key, k);
                         continue;
                     }
                     // Equal prefixes are not proof: only equal bytes are shared.
-                    int f = (int) first;
-                    other.clear().limit(cs);
-                    m.storage().read(hosts[f], other);
-                    other.flip();
-                    if (other.mismatch(c) != -1) {
+                    int f = (int) firstSeen;
+                    if (!sameBytes(hosts[k], hosts[f], mine, other)) {
                         continue;
                     }
                     if (share(k, f, hash, !inserted.get(f))) {
@@ -224,18 +230,26 @@ final class Deduplicator {
                         firstByHash.put(key, k);
                     }
                 }
-                stats.bytesScanned += (long) (j - i) << cb;
+                stats.bytesScanned += bytes;
                 progress.advanced(stats.bytesScanned, stats.bytesWon);
+                ci = cj;
             }
         } finally {
-            reader.shutdownNow();
             hashers.shutdownNow();
         }
     }
 
-    /** Runs of candidates contiguous in the file, each at most {@link #RUN_BYTES}: {first, end}. */
+    private boolean sameBytes(long a, long b, ByteBuffer bufA, ByteBuffer bufB) throws IOException {
+        bufA.clear().limit(cs);
+        m.storage().read(a, bufA);
+        bufB.clear().limit(cs);
+        m.storage().read(b, bufB);
+        return bufA.flip().mismatch(bufB.flip()) == -1;
+    }
+
+    /** Runs of candidates contiguous in the file, each at most {@link #CHUNK_BYTES}: {first, end}. */
     private List<int[]> runs() {
-        int perRun = Math.max(1, RUN_BYTES / cs);
+        int perRun = Math.max(1, CHUNK_BYTES / cs);
         List<int[]> out = new ArrayList<>();
         int i = 0;
         while (i < n) {
@@ -249,37 +263,37 @@ final class Deduplicator {
         return out;
     }
 
-    private Future<ByteBuffer> read(ExecutorService reader, int[] run, ByteBuffer buf) {
-        long at = hosts[run[0]];
-        int len = (run[1] - run[0]) << cb;
-        return reader.submit(() -> {
-            buf.clear().limit(len);
-            m.storage().read(at, buf);
-            return buf.flip();
-        });
-    }
-
     /**
-     * SHA-256 of each cluster of a run, on all cores; null for an all-zero cluster that becomes
-     * a zero cluster (it needs no hash).
+     * SHA-256 of each cluster of a window (clusters {@code first} to {@code first + count}), on
+     * all cores; null for an all-zero cluster that becomes a zero cluster (it needs no hash).
+     * Each thread takes the next chunk in file order, reads it into its own small buffer and
+     * hashes it while the bytes are still in the core's cache: the file is consumed in order
+     * (the kernel's readahead sees one sequential reader) and read and hash overlap across the
+     * threads.
      */
-    private byte[][] hash(ExecutorService hashers, int threads, ByteBuffer run, int count, ByteBuffer zeros)
+    private byte[][] hashWindow(ExecutorService hashers, int threads, List<int[]> chunks, int first, int count)
             throws IOException {
         byte[][] out = new byte[count][];
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         List<Future<?>> parts = new ArrayList<>();
-        int per = (count + threads - 1) / threads;
-        for (int t = 0; t < threads && t * per < count; t++) {
-            int from = t * per;
-            int to = Math.min(count, from + per);
+        for (int t = 0; t < Math.min(threads, chunks.size()); t++) {
             parts.add(hashers.submit(() -> {
                 MessageDigest sha = sha256();
-                for (int k = from; k < to; k++) {
-                    ByteBuffer c = run.duplicate().position(k << cb).limit((k + 1) << cb);
-                    if (canZero && c.mismatch(zeros.duplicate()) == -1) {
-                        continue;
+                ByteBuffer zeros = ZEROS.get();
+                ByteBuffer buf = CHUNK.get();
+                for (int c = next.getAndIncrement(); c < chunks.size(); c = next.getAndIncrement()) {
+                    int i = chunks.get(c)[0];
+                    int j = chunks.get(c)[1];
+                    buf.clear().limit((j - i) << cb);
+                    m.storage().read(hosts[i], buf);
+                    for (int k = i; k < j; k++) {
+                        ByteBuffer cl = buf.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
+                        if (canZero && cl.mismatch(zeros.duplicate().limit(cs)) == -1) {
+                            continue;
+                        }
+                        sha.update(cl);
+                        out[k - first] = sha.digest();
                     }
-                    sha.update(c);
-                    out[k] = sha.digest();
                 }
                 return null;
             }));
