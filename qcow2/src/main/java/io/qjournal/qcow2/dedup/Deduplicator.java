@@ -36,7 +36,7 @@ final class Deduplicator {
     private static final long WINDOW_BYTES = 64L << 20;
     private static final int MAX_CLUSTER = 2 << 20;
     private static final ThreadLocal<ByteBuffer> CHUNK = ThreadLocal.withInitial(
-            () -> aligned(Math.max(CHUNK_BYTES, MAX_CLUSTER)));
+            () -> aligned(Math.max(DirectReader.CHUNK_BYTES, MAX_CLUSTER)));
     private static final ThreadLocal<ByteBuffer> ZEROS = ThreadLocal.withInitial(
             () -> ByteBuffer.allocateDirect(MAX_CLUSTER));
 
@@ -55,6 +55,8 @@ final class Deduplicator {
     private long[] hosts = new long[1024];
     private long[] guests = new long[1024];
     private int n;
+    /** The scan's reads bypassing the page cache, or null (see {@link DirectReader}). */
+    private DirectReader direct;
     private long[] zeroAllocGuests = new long[16];
     private long[] zeroAllocHosts = new long[16];
     private int zn;
@@ -181,7 +183,8 @@ final class Deduplicator {
     }
 
     private void scan() throws IOException {
-        List<int[]> chunks = runs();
+        direct = DirectReader.open(m.storage(), cs);
+        List<int[]> chunks = runs(direct != null ? DirectReader.CHUNK_BYTES : CHUNK_BYTES);
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
         ExecutorService hashers = Executors.newFixedThreadPool(threads, daemon("dedup-hash"));
         try {
@@ -236,6 +239,9 @@ final class Deduplicator {
             }
         } finally {
             hashers.shutdownNow();
+            if (direct != null) {
+                direct.close();
+            }
         }
     }
 
@@ -247,9 +253,9 @@ final class Deduplicator {
         return bufA.flip().mismatch(bufB.flip()) == -1;
     }
 
-    /** Runs of candidates contiguous in the file, each at most {@link #CHUNK_BYTES}: {first, end}. */
-    private List<int[]> runs() {
-        int perRun = Math.max(1, CHUNK_BYTES / cs);
+    /** Runs of candidates contiguous in the file, each at most {@code maxBytes}: {first, end}. */
+    private List<int[]> runs(int maxBytes) {
+        int perRun = Math.max(1, maxBytes / cs);
         List<int[]> out = new ArrayList<>();
         int i = 0;
         while (i < n) {
@@ -285,7 +291,10 @@ final class Deduplicator {
                     int i = chunks.get(c)[0];
                     int j = chunks.get(c)[1];
                     buf.clear().limit((j - i) << cb);
-                    m.storage().read(hosts[i], buf);
+                    if (direct == null || !direct.read(hosts[i], buf)) {
+                        buf.clear().limit((j - i) << cb);
+                        m.storage().read(hosts[i], buf);
+                    }
                     for (int k = i; k < j; k++) {
                         ByteBuffer cl = buf.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
                         if (canZero && cl.mismatch(zeros.duplicate().limit(cs)) == -1) {
