@@ -331,7 +331,7 @@ final class DataPath {
             for (int i = 0; i < k; i++) {
                 performDelayedCopies(host + (long) i * cs);
             }
-            overwrite(host + co, buf, off, bytes);
+            writeData(host + co, buf, off, bytes);
             return bytes;
         }
         long fileEnd = storage.size();
@@ -349,7 +349,7 @@ final class DataPath {
             }
             image.needDataBarrier();
         } else {
-            writeFresh(newHost + co, buf, off, bytes);
+            writeData(newHost + co, buf, off, bytes);
         }
         for (int i = 0; i < k; i++) {
             map.setEntry(t, l2i + i, (newHost + (long) i * cs) | L2Entry.COPIED, 0);
@@ -358,28 +358,15 @@ final class DataPath {
     }
 
     /**
-     * Data for a cluster taken from never-written space: with a journal, a small write travels
-     * inside the next transaction (its commit needs no flush ordering and grows no file extent,
-     * so one cheap fdatasync makes it durable); larger ones go in place, safe by rule 1 of the
-     * ordering (docs/format/journal.md, 15.4).
+     * Data for a cluster taken from never-written space, or over an owned data cluster: with a
+     * journal, a small write travels inside the next transaction. A fresh cluster's commit then
+     * needs no flush ordering and grows no file extent; an overwrite needs no metadata, but its
+     * in-place flush would still pay for the file's block allocation when it lands in a
+     * never-written part of the cluster. Either way one cheap fdatasync of the journal's own
+     * blocks makes it durable. Larger ones go in place, safe by rule 1 of the ordering
+     * (docs/format/journal.md, 15.4).
      */
-    private void writeFresh(long host, Source src, int from, int len) throws IOException {
-        var jw = image.journalWriter();
-        if (journalsData(jw, len)) {
-            byte[] b = new byte[len];
-            src.copyTo(from, b, 0, len);
-            jw.journalData(host, b);
-            return;
-        }
-        src.writeTo(storage, host, from, len);
-    }
-
-    /**
-     * Data over an owned data cluster. It needs no metadata, but its flush would still pay for
-     * the file's block allocation when it lands in a never-written part of the cluster: a small
-     * one travels in the open transaction, whose flush touches only the journal's own blocks.
-     */
-    private void overwrite(long host, Source src, int from, int len) throws IOException {
+    private void writeData(long host, Source src, int from, int len) throws IOException {
         var jw = image.journalWriter();
         if (journalsData(jw, len)) {
             byte[] b = new byte[len];
@@ -444,7 +431,7 @@ final class DataPath {
                 performDelayedCopies(host);
             }
             if (kind == L2Entry.Kind.NORMAL && copied) {
-                overwrite(host + co, new ArraySource(buf), off, n);
+                writeData(host + co, new ArraySource(buf), off, n);
                 return;
             }
             if (kind == L2Entry.Kind.ZERO_ALLOC && copied) {
@@ -469,7 +456,7 @@ final class DataPath {
                 image.needDataBarrier();
             }
             if (fresh) {
-                writeFresh(newHost + co, new ArraySource(buf), off, n);
+                writeData(newHost + co, new ArraySource(buf), off, n);
             } else if (n == cs) {
                 storage.write(newHost + co, buf, off, n);
             } else {
