@@ -31,5 +31,6 @@ public class JobEnd extends AbstractJobListener {
             jobContext.setExitStatus(worst.label());
         }
         Reports.write(q.settings(), jobContext.getJobName(), jobContext.getInstanceId(), images);
+        q.jobEnding();
     }
 }

@@ -31,6 +31,8 @@ public final class QBatch implements AutoCloseable {
     private final ResultStore store;
     private final Connection keepOpen;
     private JobOperator operator;
+    private final Object ended = new Object();
+    private volatile long endSignals;
 
     private QBatch(BatchSettings settings) throws SQLException {
         this.settings = settings;
@@ -140,7 +142,11 @@ public final class QBatch implements AutoCloseable {
 
     /** Polls until the execution ends; {@code tick} runs after every poll (progress, stop requests). */
     public JobExecution await(long executionId, Runnable tick) throws InterruptedException {
+        // Polls back off from 5 ms to 250 ms; a job of this process reaching its end listener
+        // wakes the wait at once, so a short job is not held up by the poll interval.
+        long pause = 5;
         while (true) {
+            long seen = endSignals;
             JobExecution e = operator().getJobExecution(executionId);
             if (tick != null) {
                 tick.run();
@@ -148,7 +154,20 @@ public final class QBatch implements AutoCloseable {
             if (!running(e.getBatchStatus())) {
                 return e;
             }
-            Thread.sleep(250);
+            synchronized (ended) {
+                if (endSignals == seen) {
+                    ended.wait(pause);
+                }
+            }
+            pause = endSignals != seen ? 2 : Math.min(250, pause * 2);
+        }
+    }
+
+    /** Called by the job-end listener: the job's final status is moments away. */
+    void jobEnding() {
+        synchronized (ended) {
+            endSignals++;
+            ended.notifyAll();
         }
     }
 
