@@ -7,6 +7,8 @@ public final class CachedTable {
     private boolean dirty;
     private int dirtyFrom = Integer.MAX_VALUE;
     private int dirtyTo;
+    /** The cache holding this table, told of every change of its dirty span; null when none. */
+    private TableCache owner;
 
     public CachedTable(long offset, byte[] data) {
         this.offset = offset;
@@ -34,15 +36,35 @@ public final class CachedTable {
 
     /** Marks bytes [from, to) dirty; a write-back writes only the dirty span, in 512-byte sectors. */
     public void markDirty(int from, int to) {
+        boolean was = dirty;
+        int before = dirtyLength();
         dirty = true;
         dirtyFrom = Math.min(dirtyFrom, from & ~511);
         dirtyTo = Math.max(dirtyTo, Math.min(data.length, (to + 511) & ~511));
+        TableCache o = owner;
+        if (o != null) {
+            o.dirtyChanged(was ? 0 : 1, dirtyLength() - before);
+        }
     }
 
     public void markClean() {
+        boolean was = dirty;
+        int before = dirtyLength();
         dirty = false;
         dirtyFrom = Integer.MAX_VALUE;
         dirtyTo = 0;
+        TableCache o = owner;
+        if (o != null && was) {
+            o.dirtyChanged(-1, -before);
+        }
+    }
+
+    TableCache owner() {
+        return owner;
+    }
+
+    void owner(TableCache cache) {
+        owner = cache;
     }
 
     /** Host offset of the first dirty byte. */

@@ -414,16 +414,12 @@ public final class RefcountManager {
 
     /** Writes the next flush would issue (dirty blocks and table entries), before coalescing. */
     public int dirtyWrites() {
-        return dirtyTableEntries.size() + blocks.dirtyTables().size();
+        return dirtyTableEntries.size() + blocks.dirtyCount();
     }
 
     /** Bytes of dirty refcount metadata waiting for the next flush or commit. */
     public long dirtyBytes() {
-        long n = 8L * dirtyTableEntries.size();
-        for (CachedTable b : blocks.dirtyTables()) {
-            n += b.dirtyLength();
-        }
-        return n;
+        return 8L * dirtyTableEntries.size() + blocks.dirtyBytes();
     }
 
     /** Highest cluster index with a non-zero refcount, or -1. */
@@ -469,7 +465,7 @@ public final class RefcountManager {
     }
 
     public boolean hasDirty() {
-        return !dirtyTableEntries.isEmpty() || !blocks.dirtyTables().isEmpty();
+        return !dirtyTableEntries.isEmpty() || blocks.dirtyCount() > 0;
     }
 
     public boolean cacheOverfull() {

@@ -243,20 +243,16 @@ public final class ClusterMap {
 
     /** Writes the next flush would issue (dirty tables and L1 entries), before coalescing. */
     public int dirtyWrites() {
-        return dirtyL1.size() + l2Cache.dirtyTables().size();
+        return dirtyL1.size() + l2Cache.dirtyCount();
     }
 
     /** Bytes of dirty L1/L2 metadata waiting for the next flush or commit. */
     public long dirtyBytes() {
-        long n = 8L * dirtyL1.size();
-        for (CachedTable t : l2Cache.dirtyTables()) {
-            n += t.dirtyLength();
-        }
-        return n;
+        return 8L * dirtyL1.size() + l2Cache.dirtyBytes();
     }
 
     public boolean hasDirty() {
-        return !dirtyL1.isEmpty() || !l2Cache.dirtyTables().isEmpty();
+        return !dirtyL1.isEmpty() || l2Cache.dirtyCount() > 0;
     }
 
     public boolean cacheOverfull() {
