@@ -1,7 +1,6 @@
 package io.qjournal.batch;
 
 import jakarta.batch.api.AbstractBatchlet;
-import jakarta.batch.api.BatchProperty;
 import jakarta.batch.runtime.context.JobContext;
 import jakarta.enterprise.context.Dependent;
 import jakarta.inject.Inject;
@@ -9,16 +8,16 @@ import jakarta.inject.Named;
 import java.nio.file.Path;
 import java.sql.Connection;
 
-/** One image: do the job's work on it, then record the result (the record marks it done). */
+/**
+ * One partition: takes images from the execution's {@link ImageQueue} until it is empty; for
+ * each, does the job's work, then records the result (the record marks the image done).
+ * Its exit status is the worst finding among its images.
+ */
 @Named("qjournalImageBatchlet")
 @Dependent
 public class ImageBatchlet extends AbstractBatchlet {
     @Inject
     JobContext jobContext;
-
-    @Inject
-    @BatchProperty(name = "image")
-    String image;
 
     private static final long PAUSE_MS = pause();
 
@@ -35,46 +34,51 @@ public class ImageBatchlet extends AbstractBatchlet {
 
     @Override
     public String process() throws Exception {
-        if (image == null || image.isEmpty() || stopped) {
-            return "NONE";
-        }
         QBatch q = QBatch.current();
         String job = jobContext.getJobName();
         long instance = jobContext.getInstanceId();
-        try (Connection c = q.connect()) {
-            if (q.store().doneImages(c, instance).contains(image)) {
-                return "DONE-BEFORE";
-            }
-        }
-        JobParams params = JobParams.fromProperties(job, jobContext.getProperties());
-        Path p = Path.of(image);
         long execution = jobContext.getExecutionId();
-        try (Connection c = q.connect()) {
-            q.store().begin(c, execution, image);
+        JobParams params = JobParams.fromProperties(job, jobContext.getProperties());
+        Finding worst = null;
+        String image;
+        while (!stopped && (image = ImageQueue.next(execution)) != null) {
+            Finding f = one(q, params, job, instance, execution, image);
+            worst = worst == null ? f : Finding.worst(worst, f);
         }
+        // The partition is done when its images are recorded.
+        Recorder.of(q, execution).flush();
+        return worst == null ? "NONE" : worst.label();
+    }
+
+    private static Finding one(QBatch q, JobParams params, String job, long instance, long execution,
+            String image) throws Exception {
+        InProgress row = new InProgress(q, execution, image);
         if (PAUSE_MS > 0) {
             // Crash tests need a job slow enough to be killed in the middle.
             Thread.sleep(PAUSE_MS);
         }
+        Path p = Path.of(image);
+        boolean shown;
         LiveProgress live = new LiveProgress(q, execution, image);
-        ImageRecord r = switch (job) {
-            case "integrity-sweep" -> ImageWork.sweep(p, params.repair(), params.replay());
-            case "journal-replay" -> ImageWork.sweep(p, io.qjournal.qcow2.check.RepairMode.NONE, true);
-            case "dedup-compaction" -> DedupWork.compact(p, params.dryRun(), live::advanced);
-            default -> throw new IllegalStateException("no work defined for job " + job);
-        };
-        try (Connection c = q.connect()) {
-            if (q.store().recordImage(c, instance, execution, job, r)) {
-                Reports.append(q.settings(), job, instance, r);
-            }
-            q.store().end(c, execution, image);
+        ImageRecord r;
+        try {
+            r = switch (job) {
+                case "integrity-sweep" -> ImageWork.sweep(p, params.repair(), params.replay());
+                case "journal-replay" -> ImageWork.sweep(p, io.qjournal.qcow2.check.RepairMode.NONE, true);
+                case "dedup-compaction" -> DedupWork.compact(p, params.dryRun(), live::advanced);
+                default -> throw new IllegalStateException("no work defined for job " + job);
+            };
+        } finally {
+            shown = row.finish();
         }
-        return r.result().label();
+        Recorder.of(q, execution).submit(new Recorder.Finished(instance, execution, job, r, shown));
+        return r.result();
     }
 
     @Override
     public void stop() {
-        // The image in hand finishes (its work is one unit); partitions not yet begun do nothing.
+        // The image in hand finishes (its work is one unit); the images not yet taken stay
+        // unrecorded, for a restart.
         stopped = true;
     }
 

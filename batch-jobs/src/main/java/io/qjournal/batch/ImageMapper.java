@@ -15,7 +15,9 @@ import java.util.Properties;
 import java.util.Set;
 
 /**
- * One partition per image not yet finished by this job instance, {@code threads} at a time.
+ * Plans {@code threads} partitions (fewer when there are fewer images), which take the images
+ * not yet finished by this job instance from one shared {@link ImageQueue}. A partition per
+ * image cost more in JBeret's repository writes than a small image's check itself.
  * The plan is computed afresh on every (re)start, so a restart after a crash runs only the
  * images the crashed execution had not recorded.
  */
@@ -39,18 +41,20 @@ public class ImageMapper implements PartitionMapper {
                 }
             }
             q.store().recordRun(c, jobContext.getExecutionId(), jobContext.getInstanceId(), jobContext.getJobName(),
-                    all.size(), Reports.dirOf(q.settings(), jobContext.getJobName(), jobContext.getInstanceId()).toString());
+                    all.size(), todo.size(), Reports.dirOf(q.settings(), jobContext.getJobName(), jobContext.getInstanceId()).toString());
         }
+        List<String> names = new ArrayList<>(todo.size());
+        todo.forEach(p -> names.add(p.toString()));
+        ImageQueue.publish(jobContext.getExecutionId(), names);
         // JBeret needs at least one partition: an empty one does nothing and records nothing.
-        int n = Math.max(1, todo.size());
+        int n = Math.max(1, Math.min(params.threads(), todo.size()));
         Properties[] props = new Properties[n];
         for (int i = 0; i < n; i++) {
             props[i] = new Properties();
-            props[i].setProperty("image", i < todo.size() ? todo.get(i).toString() : "");
         }
         PartitionPlanImpl plan = new PartitionPlanImpl();
         plan.setPartitions(n);
-        plan.setThreads(Math.min(params.threads(), n));
+        plan.setThreads(n);
         plan.setPartitionProperties(props);
         plan.setPartitionsOverride(true);
         return plan;

@@ -19,6 +19,8 @@ public class JobEnd extends AbstractJobListener {
     @Override
     public void afterJob() throws Exception {
         QBatch q = QBatch.current();
+        ImageQueue.drop(jobContext.getExecutionId());
+        Recorder.close(jobContext.getExecutionId());
         List<ResultStore.StoredImage> images;
         try (Connection c = q.connect()) {
             images = q.store().images(c, jobContext.getInstanceId());

@@ -70,6 +70,8 @@ public final class QBatch implements AutoCloseable {
                 l.setLevel(Level.SEVERE);
             }
         }
+        // Weld starts beside the repository's opening; the operator waits for it.
+        CdiBoot.begin();
         try {
             Files.createDirectories(settings.reportsDir());
         } catch (IOException e) {
@@ -87,6 +89,14 @@ public final class QBatch implements AutoCloseable {
         return q;
     }
 
+    /**
+     * Begins the batch runtime's start ahead of {@link #open}, for a command that is about to
+     * run a job: Weld then boots while the command line is checked and the repository opens.
+     */
+    public static void prestart() {
+        CdiBoot.begin();
+    }
+
     /** JBeret and Weld start on first use: `batch report` and `list` read the tables only. */
     public synchronized JobOperator operator() {
         if (operator == null) {
@@ -95,11 +105,16 @@ public final class QBatch implements AutoCloseable {
             ClassLoader base = old != null ? old : QBatch.class.getClassLoader();
             // BatchSEEnvironment reads jberet.properties through the context loader: hand it ours.
             t.setContextClassLoader(new ConfigLoader(base, jberetProperties()));
+            JobOperator made;
             try {
-                operator = new JobOperatorImpl(new BatchSEEnvironment());
+                made = new JobOperatorImpl(new BatchSEEnvironment());
             } finally {
                 t.setContextClassLoader(old);
             }
+            // The operator and its repository come up beside Weld; no job may start before
+            // Weld is up, or JBeret's artifact factory would boot a second container.
+            CdiBoot.await();
+            operator = made;
         }
         return operator;
     }

@@ -73,6 +73,8 @@ public final class ResultStore {
             st.execute("CREATE TABLE IF NOT EXISTS " + ACTIVE + " (execution_id BIGINT NOT NULL,"
                     + " image VARCHAR(4096) NOT NULL, host VARCHAR(255) NOT NULL, started TIMESTAMP NOT NULL,"
                     + " bytes_scanned BIGINT NOT NULL, bytes_won BIGINT NOT NULL, PRIMARY KEY (execution_id, image))");
+            // Added after the first release: repositories made before it gain the column here.
+            st.execute("ALTER TABLE " + RUNS + " ADD COLUMN IF NOT EXISTS images_todo INT");
         } catch (SQLException e) {
             if (!tablesExist()) {
                 throw e;
@@ -91,11 +93,15 @@ public final class ResultStore {
         }
     }
 
-    public void recordRun(Connection c, long executionId, long instanceId, String job, int planned, String reportsDir)
-            throws SQLException {
+    /**
+     * Records an execution: {@code planned} images in the job's directories, of which
+     * {@code todo} were not finished by an earlier execution of the same instance.
+     */
+    public void recordRun(Connection c, long executionId, long instanceId, String job, int planned, int todo,
+            String reportsDir) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + RUNS
-                + " (execution_id, instance_id, job_name, host, pid, images_planned, reports_dir, started)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+                + " (execution_id, instance_id, job_name, host, pid, images_planned, reports_dir, started, images_todo)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setLong(1, executionId);
             ps.setLong(2, instanceId);
             ps.setString(3, job);
@@ -104,12 +110,80 @@ public final class ResultStore {
             ps.setInt(6, planned);
             ps.setString(7, reportsDir);
             ps.setTimestamp(8, new Timestamp(System.currentTimeMillis()));
+            ps.setInt(9, todo);
             ps.executeUpdate();
         }
     }
 
-    /** Inserts an image's record; a duplicate (a partition re-run after a crash) keeps the first. */
-    public boolean recordImage(Connection c, long instanceId, long executionId, String job, ImageRecord r)
+    /**
+     * Records a finished image and clears its in-progress row (when one was written), in one transaction: the record is
+     * what makes a restart skip the image. A duplicate (an image run again after a crash that
+     * came between its work and this record) keeps the first record; false then.
+     */
+    public boolean finish(Connection c, long instanceId, long executionId, String job, ImageRecord r,
+            boolean clearInProgress) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+            boolean inserted;
+            try {
+                insertImage(c, instanceId, executionId, job, r);
+                inserted = true;
+            } catch (SQLException e) {
+                // PostgreSQL aborts a transaction at its first failed statement.
+                c.rollback();
+                if (!isDone(c, instanceId, r.image())) {
+                    throw e;
+                }
+                inserted = false;
+            }
+            if (clearInProgress) {
+                end(c, executionId, r.image());
+            }
+            c.commit();
+            return inserted;
+        } catch (SQLException | RuntimeException e) {
+            c.rollback();
+            throw e;
+        } finally {
+            c.setAutoCommit(auto);
+        }
+    }
+
+    /**
+     * Records several finished images in one transaction ({@link #finish} semantics for each);
+     * returns which were inserted. A duplicate among them (rare: a crash between an image's
+     * work and its record) makes the batch fall back to one transaction per image.
+     */
+    boolean[] finishAll(Connection c, List<Recorder.Finished> batch) throws SQLException {
+        boolean[] inserted = new boolean[batch.size()];
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+            for (Recorder.Finished f : batch) {
+                insertImage(c, f.instanceId(), f.executionId(), f.job(), f.record());
+            }
+            for (Recorder.Finished f : batch) {
+                if (f.clearInProgress()) {
+                    end(c, f.executionId(), f.record().image());
+                }
+            }
+            c.commit();
+            java.util.Arrays.fill(inserted, true);
+            return inserted;
+        } catch (SQLException e) {
+            c.rollback();
+        } finally {
+            c.setAutoCommit(auto);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            Recorder.Finished f = batch.get(i);
+            inserted[i] = finish(c, f.instanceId(), f.executionId(), f.job(), f.record(), f.clearInProgress());
+        }
+        return inserted;
+    }
+
+    private void insertImage(Connection c, long instanceId, long executionId, String job, ImageRecord r)
             throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + IMAGES
                 + " (instance_id, execution_id, job_name, host, image, result, leaks, corruptions, check_errors,"
@@ -135,12 +209,17 @@ public final class ResultStore {
             ps.setString(i++, r.message());
             ps.setTimestamp(i, new Timestamp(System.currentTimeMillis()));
             ps.executeUpdate();
-            return true;
-        } catch (SQLException e) {
-            if (doneImages(c, instanceId).contains(r.image())) {
-                return false;
+        }
+    }
+
+    /** Whether the job instance has a record of the image. */
+    public boolean isDone(Connection c, long instanceId, String image) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM " + IMAGES + " WHERE instance_id = ? AND image = ?")) {
+            ps.setLong(1, instanceId);
+            ps.setString(2, image);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
             }
-            throw e;
         }
     }
 
@@ -180,8 +259,9 @@ public final class ResultStore {
     }
 
     /** An execution as qjournal recorded it (JBeret's tables hold its status). */
+    /** {@code todo} is null for executions recorded before the column existed. */
     public record Run(long executionId, long instanceId, String job, String host, long pid, int planned,
-            String reportsDir, Timestamp started) {
+            String reportsDir, Timestamp started, Integer todo) {
     }
 
     public Run run(Connection c, long executionId) throws SQLException {
@@ -206,14 +286,14 @@ public final class ResultStore {
     private List<Run> runs(Connection c, String where, Object... args) throws SQLException {
         List<Run> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT execution_id, instance_id, job_name, host, pid,"
-                + " images_planned, reports_dir, started FROM " + RUNS + " WHERE " + where + " ORDER BY execution_id")) {
+                + " images_planned, reports_dir, started, images_todo FROM " + RUNS + " WHERE " + where + " ORDER BY execution_id")) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
             }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new Run(rs.getLong(1), rs.getLong(2), rs.getString(3), rs.getString(4), rs.getLong(5),
-                            rs.getInt(6), rs.getString(7), rs.getTimestamp(8)));
+                            rs.getInt(6), rs.getString(7), rs.getTimestamp(8), (Integer) rs.getObject(9)));
                 }
             }
         }

@@ -9,7 +9,7 @@ import java.util.List;
  * here; anything unusual (--help, unknown or malformed options) returns null and picocli takes
  * over, so help texts and error messages stay in one place.
  */
-final class FastArgs {
+public final class FastArgs {
     private FastArgs() {
     }
 
@@ -51,21 +51,23 @@ final class FastArgs {
                 c.file = file[0];
                 return ok && n[0] == 1 ? c : null;
             }
+            case "batch":
+                return io.qjournal.cli.batch.BatchFastArgs.parse(args);
             default:
                 return null;
         }
     }
 
-    interface OptionSink {
+    public interface OptionSink {
         boolean accept(String option, String value);
     }
 
-    interface PositionalSink {
+    public interface PositionalSink {
         void accept(String value);
     }
 
     /** getopt-like walk: "-x V", "-xV", "--long V", "--long=V"; false on anything unknown. */
-    private static boolean walk(List<String> args, OptionSink sink, String withValue, PositionalSink pos) {
+    public static boolean walk(List<String> args, OptionSink sink, String withValue, PositionalSink pos) {
         String[] takes = withValue.split(" ");
         boolean options = true;
         for (int i = 0; i < args.size(); i++) {

@@ -56,6 +56,9 @@ public final class Main implements Runnable {
             System.out.println("qjournal version " + VERSION);
             return 0;
         }
+        if (!args.isEmpty() && args.get(0).equals("batch")) {
+            io.qjournal.cli.batch.BatchFastArgs.prestart(args);
+        }
         if (!args.isEmpty()) {
             Object fast = FastArgs.parse(args.get(0), args.subList(1, args.size()));
             if (fast != null) {

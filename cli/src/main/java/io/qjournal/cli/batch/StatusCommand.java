@@ -87,7 +87,11 @@ public final class StatusCommand implements Callable<Integer> {
                 counts.merge(r.result(), 1, Integer::sum);
             }
             sb.append("  images:   ").append(images.size()).append(" done of ").append(run == null ? "?" : run.planned())
-                    .append(" (").append(mineCount).append(" by this execution)\n");
+                    .append(" (").append(mineCount).append(" by this execution");
+            if (run != null && run.todo() != null) {
+                sb.append(", which had ").append(run.todo()).append(" to do");
+            }
+            sb.append(")\n");
             sb.append("  bytes:    ").append(scanned).append(" scanned, ").append(won).append(" won\n");
             if (!counts.isEmpty()) {
                 sb.append("  results: ");

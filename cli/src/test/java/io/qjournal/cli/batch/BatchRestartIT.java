@@ -100,11 +100,12 @@ class BatchRestartIT {
         }
         assertTrue(byKilled >= 6 && byKilled < IMAGES, "the killed execution recorded " + byKilled);
         assertEquals(IMAGES, byKilled + byRestart);
-        // The restart planned partitions for the remaining images only.
+        // The restart planned the remaining images only.
         String st2 = BatchTools.ok(envA, "batch", "status", Long.toString(id2)).stdout();
-        Matcher m = Pattern.compile("partitions (\\d+) completed of (\\d+) started").matcher(st2);
+        Matcher m = Pattern.compile("(\\d+) by this execution, which had (\\d+) to do").matcher(st2);
         assertTrue(m.find(), st2);
         assertEquals(IMAGES - byKilled, Integer.parseInt(m.group(2)), st2);
+        assertEquals(IMAGES - byKilled, Integer.parseInt(m.group(1)), st2);
         assertTrue(st2.contains("COMPLETED"), st2);
         String list = BatchTools.ok(envA, "batch", "list").stdout();
         assertTrue(list.contains(" FAILED ") || list.contains(" STARTED "), "the killed execution stays in the history\n"
