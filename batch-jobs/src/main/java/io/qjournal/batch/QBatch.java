@@ -58,20 +58,7 @@ public final class QBatch implements AutoCloseable {
         if (current != null) {
             return current;
         }
-        System.setProperty("org.jboss.logging.provider", "jdk");
-        // H2's auto-server listens for the other local qjournal processes only (it would
-        // listen on every interface, guarded by a key in the lock file).
-        if (System.getProperty("h2.bindAddress") == null) {
-            System.setProperty("h2.bindAddress", "127.0.0.1");
-        }
-        // JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging.
-        if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
-            for (Logger l : QUIET) {
-                l.setLevel(Level.SEVERE);
-            }
-        }
-        // Weld starts beside the repository's opening; the operator waits for it.
-        CdiBoot.begin();
+        prestart();
         try {
             Files.createDirectories(settings.reportsDir());
         } catch (IOException e) {
@@ -92,8 +79,21 @@ public final class QBatch implements AutoCloseable {
     /**
      * Begins the batch runtime's start ahead of {@link #open}, for a command that is about to
      * run a job: Weld then boots while the command line is checked and the repository opens.
+     * {@link #open} calls it too (once is enough).
      */
-    public static void prestart() {
+    public static synchronized void prestart() {
+        System.setProperty("org.jboss.logging.provider", "jdk");
+        // H2's auto-server listens for the other local qjournal processes only (it would
+        // listen on every interface, guarded by a key in the lock file).
+        if (System.getProperty("h2.bindAddress") == null) {
+            System.setProperty("h2.bindAddress", "127.0.0.1");
+        }
+        // JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging.
+        if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
+            for (Logger l : QUIET) {
+                l.setLevel(Level.SEVERE);
+            }
+        }
         CdiBoot.begin();
     }
 
@@ -167,6 +167,7 @@ public final class QBatch implements AutoCloseable {
                 tick.run();
             }
             if (!running(e.getBatchStatus())) {
+                awaitStored(executionId);
                 return e;
             }
             synchronized (ended) {
@@ -175,6 +176,28 @@ public final class QBatch implements AutoCloseable {
                 }
             }
             pause = endSignals != seen ? 2 : Math.min(250, pause * 2);
+        }
+    }
+
+    /**
+     * JBeret marks an execution ended in memory a moment before its job thread writes the end
+     * to the repository. A command that exited in between closed the database under that write
+     * (H2's shutdown hook), and the repository kept the execution as STARTED, as if its process
+     * had crashed. So the wait ends when the stored status has ended too (or after 30 s, should
+     * the write never come).
+     */
+    private void awaitStored(long executionId) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        try (Connection c = connect()) {
+            while (System.nanoTime() < deadline) {
+                String stored = JberetTables.status(c, executionId);
+                if (stored != null && !running(BatchStatus.valueOf(stored))) {
+                    return;
+                }
+                Thread.sleep(2);
+            }
+        } catch (SQLException | IllegalArgumentException e) {
+            // The in-memory status is final; an unreadable repository is reported by the caller's reads.
         }
     }
 

@@ -43,6 +43,29 @@ class BatchCommandsIT {
         assertEquals("", BatchTools.ok(env, "batch", "report", Long.toString(none.execution()), "--output=json").stdout());
     }
 
+    /**
+     * A short sweep's command ends only once the repository holds its end: exiting between
+     * JBeret's in-memory end and its write left executions STARTED (and a stack trace from the
+     * write). Nothing else may reach stderr either (Weld logs at INFO when it starts early).
+     */
+    @Test
+    void quickSweepsEndRecordedAndSilent() throws Exception {
+        QemuTools.assumeAvailable("qemu-io");
+        Path images = Files.createDirectories(tmp.resolve("images"));
+        BatchTools.clean(images.resolve("a.qcow2"), 1);
+        BatchTools.clean(images.resolve("b.qcow2"), 2);
+        Map<String, String> env = Map.of("QJOURNAL_BATCH_STATE", tmp.resolve("state").toString());
+        int runs = 8;
+        for (int i = 0; i < runs; i++) {
+            BatchTools.Run r = BatchTools.qj(env, "batch", "start", "integrity-sweep", "-p", "dirs=" + images, "--wait",
+                    "-q");
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertEquals("", r.stderr(), "run " + i);
+            String status = BatchTools.ok(env, "batch", "status", Long.toString(r.execution())).stdout();
+            assertTrue(status.contains("status:   COMPLETED"), "run " + i + ":\n" + status);
+        }
+    }
+
     @Test
     void backgroundStartStopAndRestart() throws Exception {
         QemuTools.assumeAvailable("qemu-io");
