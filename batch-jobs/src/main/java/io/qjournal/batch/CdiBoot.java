@@ -71,6 +71,10 @@ final class CdiBoot {
                 // Nothing here gains from Weld's parallel deployment on a small host; its thread
                 // pool would only compete with the repository's opening for the cores.
                 .property("org.jboss.weld.executor.threadPoolType", "NONE")
+                .property("org.jboss.weld.bootstrap.preloaderThreadPoolSize", 0)
+                // Our beans are @Dependent and hold nothing to release: the container's
+                // shutdown at exit would only delay it.
+                .skipShutdownHook()
                 .initialize();
     }
 }

@@ -34,22 +34,28 @@ public final class ImageWork {
         boolean replayed = false;
         try {
             boolean dirty;
+            CheckResult r = null;
+            boolean dirtyAfter = false;
             try (FileStorage s = FileStorage.open(image, writable)) {
                 s.lock(writable);
                 dirty = journalDirty(s);
+                if (!(dirty && replay)) {
+                    // Nothing to replay: check through the same open file (one open and lock
+                    // per image; most images of a sweep take a few milliseconds).
+                    r = ImageChecker.check(s, mode);
+                    dirtyAfter = journalDirty(s);
+                }
             }
             if (dirty && replay) {
                 // Opening for writing replays the journal; closing removes it (as `qjournal replay`).
                 try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite().openBacking(false))) {
                     replayed = img.journalStatusAtOpen().dirty() || img.journalStatusAtOpen().present();
                 }
-            }
-            CheckResult r;
-            boolean dirtyAfter;
-            try (FileStorage s = FileStorage.open(image, mode != RepairMode.NONE)) {
-                s.lock(mode != RepairMode.NONE);
-                r = ImageChecker.check(s, mode);
-                dirtyAfter = journalDirty(s);
+                try (FileStorage s = FileStorage.open(image, mode != RepairMode.NONE)) {
+                    s.lock(mode != RepairMode.NONE);
+                    r = ImageChecker.check(s, mode);
+                    dirtyAfter = journalDirty(s);
+                }
             }
             if (dirty && !dirtyAfter) {
                 replayed = true;
