@@ -132,8 +132,12 @@ public final class BenchCommand implements Callable<Integer> {
                         + " does not fit the memory available (raise -Xmx through JAVA_OPTS or lower -s/-d)");
             }
             Runner r = new Runner(disk, n, (int) bs, st, off, imageSize, write, pat, fi, !noDrain, flushEach);
+            // As qemu-img allocates its request buffers before it starts the clock, the workers
+            // start and allocate theirs first; the clock runs from the release of the first
+            // request to the completion of the last.
+            r.prepare(threads);
             long t0 = System.nanoTime();
-            r.run(threads);
+            r.go();
             long t1 = System.nanoTime();
             if (!quiet) {
                 System.out.println("Run completed in " + Numbers.fixed((t1 - t0) / 1e9, 3) + " seconds.");
@@ -208,14 +212,25 @@ public final class BenchCommand implements Callable<Integer> {
             return o.mod(java.math.BigInteger.valueOf(imageSize)).longValue();
         }
 
-        void run(int threads) throws Exception {
-            List<Thread> pool = new ArrayList<>();
+        private final List<Thread> pool = new ArrayList<>();
+        private final java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
+        private java.util.concurrent.CountDownLatch allocated;
+
+        /** Starts the workers; each allocates its buffer, then waits for {@link #go}. */
+        void prepare(int threads) throws InterruptedException {
+            allocated = new java.util.concurrent.CountDownLatch(threads);
             for (int t = 0; t < threads; t++) {
                 Thread th = new Thread(this::work, "bench-" + t);
                 th.setDaemon(true);
                 pool.add(th);
                 th.start();
             }
+            allocated.await();
+        }
+
+        /** Releases the workers and waits for the last request. */
+        void go() throws Exception {
+            ready.countDown();
             for (Thread th : pool) {
                 th.join();
             }
@@ -231,11 +246,21 @@ public final class BenchCommand implements Callable<Integer> {
             // Direct, page-aligned buffers, as QEMU's qemu_blockalign: data goes between file and
             // buffer without a copy through the Java heap, and the kernel's copy into a
             // page-aligned buffer is much faster than into malloc's 16-byte-aligned one.
-            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(bs + PAGE).alignedSlice(PAGE).slice(0, bs);
-            if (write) {
-                buf.put(pattern).flip();
+            java.nio.ByteBuffer buf;
+            try {
+                buf = java.nio.ByteBuffer.allocateDirect(bs + PAGE).alignedSlice(PAGE).slice(0, bs);
+                if (write) {
+                    buf.put(pattern).flip();
+                }
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+                return;
+            } finally {
+                // Counted even on failure, so prepare() never waits for a dead worker.
+                allocated.countDown();
             }
             try {
+                ready.await();
                 while (failure.get() == null) {
                     long i = next.getAndIncrement();
                     if (i >= count) {

@@ -32,6 +32,13 @@ public final class JournalMetadataWriter implements MetadataWriter {
     private final List<long[]> committedCopies = new ArrayList<>();
     /** Guest data travelling in transactions (small writes into fresh clusters). */
     private final JournalledData data = new JournalledData();
+    /**
+     * Guest data written since the last commit, and during the transaction before (see
+     * DataPath); unknown (the maximum) before the first commit, so the first transaction
+     * journals no data.
+     */
+    private long openTxDataBytes;
+    private long previousTxDataBytes = Long.MAX_VALUE;
     /** Dedup index entries for the next transaction: {insert ? 1 : 0, host offset} and the hash. */
     private final List<long[]> pendingDedup = new ArrayList<>();
     private final List<byte[]> pendingDedupHashes = new ArrayList<>();
@@ -136,6 +143,12 @@ public final class JournalMetadataWriter implements MetadataWriter {
 
     @Override
     public void writeStages(List<List<MetaWrite>> stages) throws IOException {
+        // Transactions without guest data (the journal's creation, discards) say nothing about
+        // how many writes share a flush.
+        if (openTxDataBytes > 0) {
+            previousTxDataBytes = openTxDataBytes;
+            openTxDataBytes = 0;
+        }
         TransactionBuilder tx = new TransactionBuilder();
         List<MetaWrite> writes = new ArrayList<>();
         for (long[] r : pendingRevokes) {
@@ -329,6 +342,16 @@ public final class JournalMetadataWriter implements MetadataWriter {
     /** Copies journalled guest bytes of the host range over {@code buf}. */
     public void overlayData(long offset, byte[] buf, int off, int len) {
         data.overlay(offset, buf, off, len);
+    }
+
+    /** Counts a guest data write of the open transaction, journalled or written in place. */
+    public void noteDataWrite(int length) {
+        openTxDataBytes += length;
+    }
+
+    /** Guest data bytes written during the last committed transaction that wrote any (journalled or in place). */
+    public long previousTxDataBytes() {
+        return previousTxDataBytes;
     }
 
     /** Bytes of guest data waiting for the next transaction. */

@@ -82,6 +82,36 @@ class JournalledDataTest {
     }
 
     @Test
+    void afterADataHeavyTransactionSmallWritesGoInPlace() throws IOException {
+        MemoryStorage s = fresh();
+        byte[] a = pattern(4096, 8);
+        try (Qcow2Image img = Qcow2Image.open(s, OpenOptions.readWrite().journal(JOURNAL), null)) {
+            img.write(0, a, 0, a.length);
+            img.flush();
+            // Many writes under one flush (80 KiB of data): the next transaction journals none.
+            for (int i = 1; i <= 20; i++) {
+                img.write(i * 65536L, a, 0, a.length);
+            }
+            img.flush();
+            long sizeBefore = s.size();
+            img.write(40 * 65536L, a, 0, a.length);
+            img.flush();
+            assertTrue(s.size() > sizeBefore, "the small write after a data-heavy transaction went home");
+            // One light transaction later, small fresh writes travel in the journal again.
+            img.flush();
+            long sizeAgain = s.size();
+            img.write(42 * 65536L, a, 0, a.length);
+            img.flush();
+            assertEquals(sizeAgain, s.size(), "a light transaction journals small fresh writes again");
+            byte[] back = new byte[4096];
+            img.read(42 * 65536L, back, 0, back.length);
+            assertArrayEquals(a, back);
+        }
+        CheckResult r = ImageChecker.check(s, RepairMode.NONE);
+        assertTrue(r.isClean(), "after a clean close: " + r.messages());
+    }
+
+    @Test
     void newerBytesWinOverJournalledOnesThroughCheckpointAndClose() throws IOException {
         MemoryStorage s = fresh();
         byte[] shadow = new byte[MIB];
