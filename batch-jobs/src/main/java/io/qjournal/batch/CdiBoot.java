@@ -20,7 +20,7 @@ final class CdiBoot {
     static final String CONTAINER_ID = "STATIC_INSTANCE";
 
     /** Every batch artifact the job XML files name; a new artifact must be listed here. */
-    private static final Class<?>[] ARTIFACTS = {ImageMapper.class, ImageBatchlet.class, JobEnd.class};
+    static final Class<?>[] ARTIFACTS = {ImageMapper.class, ImageBatchlet.class, JobEnd.class};
 
     private static final String XML_VALIDATION_OFF = "org.jboss.weld.xml.disableValidating";
 
