@@ -19,6 +19,14 @@ public final class FileStorage implements Storage {
     private FileChannel lockChannel;
     private final java.util.concurrent.atomic.AtomicLong flushes = new java.util.concurrent.atomic.AtomicLong();
     /**
+     * Writes (and truncations) completed through this storage, counted from 1 so that the first
+     * flush always syncs: what others wrote before this storage opened the file may not be
+     * durable yet.
+     */
+    private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong(1);
+    /** The change count a completed fdatasync covered. */
+    private final java.util.concurrent.atomic.AtomicLong durable = new java.util.concurrent.atomic.AtomicLong();
+    /**
      * The file's size as our own writes leave it (writable storage only; the image lock keeps
      * other writers out). Asking the kernel instead costs more than the fstat: since Linux 6.13
      * a stat makes the next write stamp a fine-grained mtime, so every fdatasync on ext4 then
@@ -158,6 +166,8 @@ public final class FileStorage implements Storage {
             // A partial write may have grown the file: ask the kernel once.
             size.accumulateAndGet(channel.size(), Math::max);
             throw e;
+        } finally {
+            changes.incrementAndGet();
         }
         size.accumulateAndGet(end, Math::max);
     }
@@ -185,10 +195,19 @@ public final class FileStorage implements Storage {
 
     @Override
     public void flush() throws IOException {
-        if (!readOnly) {
-            channel.force(false);
-            flushes.incrementAndGet();
+        if (readOnly) {
+            return;
         }
+        // Nothing changed since a completed fdatasync: that one made it all durable (a guest
+        // flush right after another, a commit with nothing to write). A flush still in
+        // progress elsewhere has not completed, so it does not count.
+        long target = changes.get();
+        if (durable.get() >= target) {
+            return;
+        }
+        channel.force(false);
+        flushes.incrementAndGet();
+        durable.accumulateAndGet(target, Math::max);
     }
 
     @Override
@@ -212,6 +231,7 @@ public final class FileStorage implements Storage {
                 channel.write(ByteBuffer.wrap(new byte[1]), newSize - 1);
             }
         } finally {
+            changes.incrementAndGet();
             size.set(channel.size());
         }
     }
