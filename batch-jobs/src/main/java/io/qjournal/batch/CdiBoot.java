@@ -11,9 +11,8 @@ import org.jboss.weld.environment.se.WeldContainer;
  *
  * <p>JBeret SE's artifact factory adopts a running container named {@code STATIC_INSTANCE}
  * and only boots its own when there is none. Ours declares its beans instead of scanning the
- * class path for bean archives, which halves Weld's start; JBeret's CDI extension (its job, step
- * and partition scopes and the producers of {@code JobContext} and {@code @BatchProperty}) still
- * comes in through its service file.
+ * class path for bean archives, which halves Weld's start, and {@link BatchContexts} produces
+ * the contexts in place of JBeret's CDI extension (see there why).
  */
 final class CdiBoot {
     /** The container id JBeret SE's {@code SEArtifactFactory} looks up. */
@@ -55,26 +54,37 @@ final class CdiBoot {
     }
 
     private static WeldContainer initialize() {
-        WeldContainer running = WeldContainer.instance(CONTAINER_ID);
-        if (running != null) {
-            return running;
+        try {
+            QBatch.quietLogs();
+            WeldContainer running = WeldContainer.instance(CONTAINER_ID);
+            if (running != null) {
+                return running;
+            }
+            return configured(CONTAINER_ID).initialize();
+        } finally {
         }
+    }
+
+    /**
+     * The container as the batch runtime runs it (and as {@link WeldProxies} starts it at build
+     * time, so that the proxy classes it writes are the ones this container asks for).
+     */
+    static Weld configured(String id) {
         // The container reads no beans.xml (its beans are listed), so loading the schema that
         // would validate one is a tenth of a second for nothing.
         if (System.getProperty(XML_VALIDATION_OFF) == null) {
             System.setProperty(XML_VALIDATION_OFF, "true");
         }
-        return new Weld(CONTAINER_ID)
+        return new Weld(id)
                 .disableDiscovery()
                 .addBeanClasses(ARTIFACTS)
-                .addExtension(new org.jberet.creation.BatchCDIExtension())
+                .addBeanClass(BatchContexts.class)
                 // Nothing here gains from Weld's parallel deployment on a small host; its thread
                 // pool would only compete with the repository's opening for the cores.
                 .property("org.jboss.weld.executor.threadPoolType", "NONE")
                 .property("org.jboss.weld.bootstrap.preloaderThreadPoolSize", 0)
                 // Our beans are @Dependent and hold nothing to release: the container's
                 // shutdown at exit would only delay it.
-                .skipShutdownHook()
-                .initialize();
+                .skipShutdownHook();
     }
 }

@@ -43,7 +43,8 @@ public final class ImageWork {
                     // Nothing to replay: check through the same open file (one open and lock
                     // per image; most images of a sweep take a few milliseconds).
                     r = ImageChecker.check(s, mode);
-                    dirtyAfter = journalDirty(s);
+                    // A read-only check leaves the file as it was.
+                    dirtyAfter = writable ? journalDirty(s) : dirty;
                 }
             }
             if (dirty && replay) {

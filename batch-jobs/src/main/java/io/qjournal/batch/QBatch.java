@@ -23,9 +23,11 @@ import org.jberet.se.BatchSEEnvironment;
  */
 public final class QBatch implements AutoCloseable {
     private static volatile QBatch current;
-    // Strong references: JUL forgets loggers nobody holds, and with them their levels.
-    private static final Logger[] QUIET = {Logger.getLogger("org.jboss"), Logger.getLogger("org.jberet"),
-        Logger.getLogger("org.h2")};
+    /** Strong references: JUL forgets loggers nobody holds, and with them their levels. */
+    private static final class Quiet {
+        static final Logger[] LOGGERS = {Logger.getLogger("org.jboss"), Logger.getLogger("org.jberet"),
+            Logger.getLogger("org.h2")};
+    }
 
     private final BatchSettings settings;
     private final ResultStore store;
@@ -58,7 +60,7 @@ public final class QBatch implements AutoCloseable {
         if (current != null) {
             return current;
         }
-        prestart();
+        configure();
         try {
             Files.createDirectories(settings.reportsDir());
         } catch (IOException e) {
@@ -79,41 +81,56 @@ public final class QBatch implements AutoCloseable {
     /**
      * Begins the batch runtime's start ahead of {@link #open}, for a command that is about to
      * run a job: Weld then boots while the command line is checked and the repository opens.
-     * {@link #open} calls it too (once is enough).
+     * Without it, Weld starts when {@link #operator} is first needed: `list`, `status` and
+     * `report` read the tables only and never start it.
      */
     public static synchronized void prestart() {
+        configure();
+        // Weld's start is the longest part of a job's start: it goes first (and quiets the logs
+        // on its own thread before it logs anything).
+        CdiBoot.begin();
+    }
+
+    private static void configure() {
         System.setProperty("org.jboss.logging.provider", "jdk");
         // H2's auto-server listens for the other local qjournal processes only (it would
         // listen on every interface, guarded by a key in the lock file).
         if (System.getProperty("h2.bindAddress") == null) {
             System.setProperty("h2.bindAddress", "127.0.0.1");
         }
-        // JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging.
-        if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
-            for (Logger l : QUIET) {
-                l.setLevel(Level.SEVERE);
+    }
+
+    /** JBeret and Weld log at INFO on every start; QJOURNAL_BATCH_LOG=1 shows it for debugging. */
+    static void quietLogs() {
+        // Not under QBatch's own lock: open() holds that while the repository opens, and Weld's
+        // thread must not wait for it.
+        synchronized (Quiet.class) {
+            if (System.getenv("QJOURNAL_BATCH_LOG") == null) {
+                for (Logger l : Quiet.LOGGERS) {
+                    l.setLevel(Level.SEVERE);
+                }
             }
         }
-        CdiBoot.begin();
     }
 
     /** JBeret and Weld start on first use: `batch report` and `list` read the tables only. */
     public synchronized JobOperator operator() {
         if (operator == null) {
+            quietLogs();
             Thread t = Thread.currentThread();
             ClassLoader old = t.getContextClassLoader();
             ClassLoader base = old != null ? old : QBatch.class.getClassLoader();
             // BatchSEEnvironment reads jberet.properties through the context loader: hand it ours.
             t.setContextClassLoader(new ConfigLoader(base, jberetProperties()));
+            // Weld starts (unless prestart began it) beside the operator and its repository, and
+            // the job's start; the first artifact waits for it (WeldEnvironment).
+            CdiBoot.begin();
             JobOperator made;
             try {
-                made = new JobOperatorImpl(new BatchSEEnvironment());
+                made = new JobOperatorImpl(new WeldEnvironment(new BatchSEEnvironment()));
             } finally {
                 t.setContextClassLoader(old);
             }
-            // The operator and its repository come up beside Weld; no job may start before
-            // Weld is up, or JBeret's artifact factory would boot a second container.
-            CdiBoot.await();
             operator = made;
         }
         return operator;

@@ -86,12 +86,15 @@ final class Recorder {
                 batch.add(queue.take());
                 queue.drainTo(batch);
                 boolean[] inserted = q.store().finishAll(c, batch);
+                // One execution's records all go to its instance's report.
+                List<ImageRecord> lines = new ArrayList<>();
                 for (int i = 0; i < batch.size(); i++) {
                     if (inserted[i]) {
-                        Finished f = batch.get(i);
-                        Reports.append(q.settings(), f.job(), f.instanceId(), f.record());
+                        lines.add(batch.get(i).record());
                     }
                 }
+                Finished first = batch.get(0);
+                Reports.append(q.settings(), first.job(), first.instanceId(), lines);
                 synchronized (this) {
                     recorded += batch.size();
                     notifyAll();

@@ -27,9 +27,17 @@ public final class Reports {
         return s.reportsDir().resolve(job + "-" + instanceId);
     }
 
-    static void append(BatchSettings s, String job, long instanceId, ImageRecord r) throws IOException {
+    /** Appends the records' lines in one write (a recorder commits several at a time). */
+    static void append(BatchSettings s, String job, long instanceId, List<ImageRecord> records) throws IOException {
+        if (records.isEmpty()) {
+            return;
+        }
         Path dir = dirOf(s, job, instanceId);
-        byte[] line = (ImageRecord.json(r.toJson(job)) + "\n").getBytes(StandardCharsets.UTF_8);
+        StringBuilder lines = new StringBuilder();
+        for (ImageRecord r : records) {
+            lines.append(ImageRecord.json(r.toJson(job))).append('\n');
+        }
+        byte[] line = lines.toString().getBytes(StandardCharsets.UTF_8);
         synchronized (APPEND_LOCK) {
             Files.createDirectories(dir);
             try (FileChannel ch = FileChannel.open(dir.resolve("records.jsonl"), StandardOpenOption.CREATE,

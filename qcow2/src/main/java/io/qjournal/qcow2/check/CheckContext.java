@@ -148,16 +148,20 @@ final class CheckContext {
         long start = offset & ~(long) (clusterSize - 1);
         long last = (offset + size - 1) & ~(long) (clusterSize - 1);
         for (long c = start; c <= last; c += clusterSize) {
-            long k = c >>> clusterBits;
-            long rc = imrt.get(k);
-            if (rc == imrt.max()) {
-                msg("ERROR: overflow cluster offset=0x%x", c);
-                msg("Use qemu-img amend to increase the refcount entry width or qemu-img convert to create a "
-                        + "clean copy if the image cannot be opened for writing");
-                res.corruptions++;
-                continue;
-            }
-            imrt.set(k, rc + 1);
+            incCluster(imrt, c);
+        }
+    }
+
+    /**
+     * {@link #inc} of one whole, aligned cluster that starts inside the file (the checker's
+     * per-data-cluster case, without the range arithmetic).
+     */
+    void incCluster(RefcountArray imrt, long clusterOffset) {
+        if (!imrt.increment(clusterOffset >>> clusterBits)) {
+            msg("ERROR: overflow cluster offset=0x%x", clusterOffset);
+            msg("Use qemu-img amend to increase the refcount entry width or qemu-img convert to create a "
+                    + "clean copy if the image cannot be opened for writing");
+            res.corruptions++;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.qjournal.qcow2.check;
 
+import io.qjournal.qcow2.table.BigEndianLongs;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -29,6 +30,7 @@ final class CopiedFlagCheck {
         long[] l1 = TableWalker.readTable(ctx, l1Offset, l1Size);
         int step = ctx.extendedL2 ? 16 : 8;
         byte[] table = new byte[ctx.clusterSize];
+        long[] entries = new long[ctx.l2Entries * (step / 8)];
         for (int i = 0; i < l1.length; i++) {
             long l1Entry = l1[i];
             long l2Offset = l1Entry & TableWalker.L1E_OFFSET_MASK;
@@ -60,10 +62,14 @@ final class CopiedFlagCheck {
                 }
             }
             TableWalker.readCluster(ctx, l2Offset, table);
+            BigEndianLongs.decode(table, 0, entries, entries.length);
             ByteBuffer b = ByteBuffer.wrap(table);
             int dirty = 0;
             for (int j = 0; j < ctx.l2Entries; j++) {
-                long e = b.getLong(j * step);
+                long e = entries[j * (step / 8)];
+                if (e == 0) {
+                    continue;
+                }
                 TableWalker.Type type = TableWalker.type(e, ctx.extendedL2, ctx.dataFile);
                 if (type != TableWalker.Type.NORMAL && type != TableWalker.Type.ZERO_ALLOC) {
                     continue;

@@ -46,8 +46,9 @@ public final class ImageChecker {
         }
         // A dirty journal holds metadata not yet written home: check the image as replay leaves it.
         storage = io.qjournal.qcow2.JournalReplay.consistentView(storage, mode != RepairMode.NONE);
+        Header header = readHeader(storage);
         List<long[]> extraRanges = new ArrayList<>(extraReferencedRanges);
-        for (long[] j : io.qjournal.qcow2.JournalReplay.journalRanges(readHeader(storage), storage.name())) {
+        for (long[] j : io.qjournal.qcow2.JournalReplay.journalRanges(header, storage.name())) {
             // A caller that names the journal area itself must not make it count twice.
             if (extraRanges.stream().noneMatch(r -> r != null && r.length == 2 && r[0] == j[0] && r[1] == j[1])) {
                 extraRanges.add(j);
@@ -55,7 +56,6 @@ public final class ImageChecker {
         }
         List<long[]> extra = validateRanges(storage.name(), extraRanges);
         List<String> messages = new ArrayList<>();
-        Header header = readHeader(storage);
         Pass first = runPass(storage, header, mode, extra, messages);
         if (first.completed && (first.res.corruptionsFixed > 0 || first.res.leaksFixed > 0)) {
             // As qemu-img: report what remains from a fresh read-only pass over the repaired image.

@@ -35,10 +35,30 @@ final class OverlapGuard {
     }
 
     private final CheckContext ctx;
-    private final List<Region> regions = new ArrayList<>();
+    private final StoredRefcounts stored;
+    private final SnapshotTable.Parsed snapshots;
+    private List<Region> regions;
 
-    OverlapGuard(CheckContext ctx, StoredRefcounts stored, SnapshotTable.Parsed snapshots) throws IOException {
+    OverlapGuard(CheckContext ctx, StoredRefcounts stored, SnapshotTable.Parsed snapshots) {
         this.ctx = ctx;
+        this.stored = stored;
+        this.snapshots = snapshots;
+    }
+
+    /**
+     * The metadata regions, collected at the first write that needs them: most checks write
+     * nothing, and none of what is collected here moves before a repair writes (a rebuild of
+     * the refcount structure makes a new guard).
+     */
+    private List<Region> regions() throws IOException {
+        if (regions == null) {
+            regions = collect();
+        }
+        return regions;
+    }
+
+    private List<Region> collect() throws IOException {
+        List<Region> regions = new ArrayList<>();
         int cs = ctx.clusterSize;
         var h = ctx.header;
         regions.add(new Region(Kind.ACTIVE_L1, h.l1TableOffset(), (long) h.l1Size() * 8));
@@ -69,10 +89,11 @@ final class OverlapGuard {
                 // The bitmap check reports it.
             }
         }
+        return regions;
     }
 
     /** The first structure the write would hit (ignoring the given kinds), or null. */
-    Kind overlap(long offset, long size, EnumSet<Kind> ignore) {
+    Kind overlap(long offset, long size, EnumSet<Kind> ignore) throws IOException {
         if (size == 0) {
             return null;
         }
@@ -82,7 +103,7 @@ final class OverlapGuard {
         }
         long start = offset & ~(long) (cs - 1);
         long end = ((offset & (cs - 1)) + size + cs - 1) / cs * cs + start;
-        for (Region r : regions) {
+        for (Region r : regions()) {
             if (r.length() > 0 && !ignore.contains(r.kind()) && r.offset() < end && start < r.offset() + r.length()) {
                 return r.kind();
             }

@@ -18,6 +18,7 @@ final class RefcountArray {
     private final int blockBits;
     private byte[][] pages;
     private long size;
+    private long highestSet = -1;
 
     RefcountArray(int order, int clusterBits, long size) {
         this.order = order;
@@ -66,9 +67,23 @@ final class RefcountArray {
         return page == null ? 0 : RefcountBlock.get(page, order, (int) (cluster & (entriesPerBlock() - 1)));
     }
 
+    /** An upper bound of the highest cluster ever given a non-zero refcount (-1 for none). */
+    long highestSet() {
+        return highestSet;
+    }
+
+    /** The page holding {@code cluster}'s entry (live, not a copy), or null while it is all zeros. */
+    byte[] page(long cluster) {
+        int p = (int) (cluster >>> blockBits);
+        return cluster < 0 || p >= pages.length ? null : pages[p];
+    }
+
     void set(long cluster, long value) {
         if (cluster >= size) {
             resize(cluster + 1);
+        }
+        if (value != 0 && cluster > highestSet) {
+            highestSet = cluster;
         }
         int p = (int) (cluster >>> blockBits);
         byte[] page = pages[p];
@@ -80,6 +95,43 @@ final class RefcountArray {
             pages[p] = page;
         }
         RefcountBlock.set(page, order, (int) (cluster & (entriesPerBlock() - 1)), value);
+    }
+
+    /**
+     * Adds one reference to {@code cluster}: false, changing nothing, when its refcount is at
+     * the width's maximum already. One page lookup instead of a get and a set: the checker
+     * calls this once per allocated cluster.
+     */
+    boolean increment(long cluster) {
+        if (cluster >= size) {
+            resize(cluster + 1);
+        }
+        int p = (int) (cluster >>> blockBits);
+        byte[] page = pages[p];
+        if (page == null) {
+            page = new byte[clusterSize];
+            pages[p] = page;
+        }
+        int index = (int) cluster & ((1 << blockBits) - 1);
+        if (order == 4) {
+            int v = ((page[2 * index] & 0xff) << 8) | (page[2 * index + 1] & 0xff);
+            if (v == 0xffff) {
+                return false;
+            }
+            v++;
+            page[2 * index] = (byte) (v >>> 8);
+            page[2 * index + 1] = (byte) v;
+        } else {
+            long v = RefcountBlock.get(page, order, index);
+            if (v == max()) {
+                return false;
+            }
+            RefcountBlock.set(page, order, index, v + 1);
+        }
+        if (cluster > highestSet) {
+            highestSet = cluster;
+        }
+        return true;
     }
 
     /** The refcount block image for block index {@code index} (a copy; zeros if absent). */

@@ -5,6 +5,7 @@ import io.qjournal.qcow2.bitmap.BitmapDirectory;
 import io.qjournal.qcow2.snapshot.SnapshotEntry;
 import io.qjournal.qcow2.snapshot.SnapshotTable;
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -168,7 +169,12 @@ final class RefcountChecker {
     private void checkRefblocks(RefcountArray imrt, RepairMode fix) throws IOException {
         CheckContext.Counters res = ctx.res;
         long[] table = stored.table;
+        boolean skipEmpty = imrt.size() > 0;
         for (int i = 0; i < table.length; i++) {
+            if (table[i] == 0 && skipEmpty) {
+                // No block: nothing to check (most of the table).
+                continue;
+            }
             long offset = table[i] & StoredRefcounts.REFT_OFFSET_MASK;
             long cluster = offset >>> ctx.clusterBits;
             if ((table[i] & StoredRefcounts.REFT_RESERVED_MASK) != 0) {
@@ -228,10 +234,53 @@ final class RefcountChecker {
 
     /** QEMU's compare_refcounts; returns the highest cluster in use. */
     private long compare(RefcountArray imrt, RepairMode fix) throws IOException {
-        CheckContext.Counters res = ctx.res;
         long highest = 0;
         long n = imrt.size();
-        for (long i = 0; i < n; i++) {
+        long perBlock = 1L << stored.blockBits();
+        for (long start = 0; start < n; start += perBlock) {
+            long end = Math.min(n, start + perBlock);
+            long h = sameRefcounts(imrt, start, end);
+            if (h == DIFFERENT) {
+                h = compare(imrt, fix, start, end);
+            }
+            if (h >= 0) {
+                highest = h;
+            }
+        }
+        return highest;
+    }
+
+    private static final long DIFFERENT = -2;
+
+    /**
+     * Whether the stored and the computed refcounts of clusters [start, end) (within one
+     * refcount block) are equal, compared as bytes: then the highest cluster in use among them
+     * (-1 for none). {@link #DIFFERENT} when they differ or the block cannot be compared whole,
+     * which leaves the entry-by-entry comparison (and its messages) to find out.
+     */
+    private long sameRefcounts(RefcountArray imrt, long start, long end) throws IOException {
+        int bits = (int) ((end - start) << ctx.refcountOrder);
+        if ((bits & 7) != 0) {
+            return DIFFERENT;
+        }
+        byte[] disk = stored.blockBytes(start);
+        byte[] computed = imrt.page(start);
+        if (disk == null || computed == null || !Arrays.equals(disk, 0, bits >>> 3, computed, 0, bits >>> 3)) {
+            return DIFFERENT;
+        }
+        for (long i = Math.min(end - 1, imrt.highestSet()); i >= start; i--) {
+            if (imrt.get(i) != 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The entry-by-entry comparison of clusters [start, end); returns the highest in use among them, or -1. */
+    private long compare(RefcountArray imrt, RepairMode fix, long start, long end) throws IOException {
+        CheckContext.Counters res = ctx.res;
+        long highest = -1;
+        for (long i = start; i < end; i++) {
             long r1;
             try {
                 r1 = stored.get(i);

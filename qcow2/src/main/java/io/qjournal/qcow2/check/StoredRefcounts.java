@@ -2,6 +2,7 @@ package io.qjournal.qcow2.check;
 
 import io.qjournal.qcow2.refcount.RefcountBlock;
 import io.qjournal.qcow2.storage.Storage;
+import io.qjournal.qcow2.table.BigEndianLongs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
@@ -28,6 +29,7 @@ final class StoredRefcounts {
     private final int clusterBits;
     private final int order;
     private final int blockBits;
+    private final int clusterSize;
     final long tableOffset;
     final long[] table;
     private final Map<Long, byte[]> cache = new LinkedHashMap<>(16, 0.75f, true) {
@@ -42,6 +44,7 @@ final class StoredRefcounts {
         this.clusterBits = clusterBits;
         this.order = order;
         this.blockBits = clusterBits + 3 - order;
+        this.clusterSize = 1 << clusterBits;
         this.tableOffset = tableOffset;
         this.table = table;
     }
@@ -59,9 +62,8 @@ final class StoredRefcounts {
             ByteBuffer b = ByteBuffer.allocate((int) avail);
             storage.read(tableOffset, b);
             b.flip();
-            for (int i = 0; i < avail / 8; i++) {
-                table[i] = b.getLong();
-            }
+            long[] read = BigEndianLongs.decode(b, (int) (avail / 8));
+            System.arraycopy(read, 0, table, 0, read.length);
         }
         return new StoredRefcounts(storage, clusterBits, order, tableOffset, table);
     }
@@ -71,7 +73,7 @@ final class StoredRefcounts {
     }
 
     int clusterSize() {
-        return 1 << clusterBits;
+        return clusterSize;
     }
 
     /** Clusters the refcount table can describe at all. */
@@ -100,7 +102,7 @@ final class StoredRefcounts {
         if (blockOffset == 0) {
             return 0;
         }
-        if ((blockOffset & (clusterSize() - 1)) != 0) {
+        if ((blockOffset & (clusterSize - 1)) != 0) {
             throw new Unreadable("Input/output error");
         }
         byte[] block = block(blockOffset);
@@ -108,19 +110,32 @@ final class StoredRefcounts {
     }
 
     /**
+     * The refcount block holding {@code cluster}'s entry, or null when it has none or its
+     * offset is unusable ({@link #get} then says why, entry by entry). The cached block itself:
+     * callers only read it.
+     */
+    byte[] blockBytes(long cluster) throws IOException {
+        long rtIndex = cluster >>> blockBits;
+        if (rtIndex >= table.length) {
+            return null;
+        }
+        long blockOffset = table[(int) rtIndex] & REFT_OFFSET_MASK;
+        if (blockOffset == 0 || (blockOffset & (clusterSize - 1)) != 0) {
+            return null;
+        }
+        return block(blockOffset);
+    }
+
+    /**
      * Stores a new refcount for a cluster whose refcount block exists. Returns false when
      * there is no usable block (the caller then counts the mismatch as not repaired).
      */
     boolean set(long cluster, long value) throws IOException {
-        long rtIndex = cluster >>> blockBits;
-        if (rtIndex >= table.length) {
+        byte[] block = blockBytes(cluster);
+        if (block == null) {
             return false;
         }
-        long blockOffset = table[(int) rtIndex] & REFT_OFFSET_MASK;
-        if (blockOffset == 0 || (blockOffset & (clusterSize() - 1)) != 0) {
-            return false;
-        }
-        byte[] block = block(blockOffset);
+        long blockOffset = table[(int) (cluster >>> blockBits)] & REFT_OFFSET_MASK;
         int index = (int) (cluster & ((1L << blockBits) - 1));
         RefcountBlock.set(block, order, index, value);
         // Write back the bytes holding this entry (sub-byte widths share a byte).

@@ -6,6 +6,7 @@ import io.qjournal.qcow2.cache.TableCache;
 import io.qjournal.qcow2.header.HeaderCodec;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.storage.Storage;
+import io.qjournal.qcow2.table.BigEndianLongs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -75,9 +76,8 @@ public final class RefcountManager {
         ByteBuffer buf = ByteBuffer.allocate(entries * 8);
         storage.read(tableOffset, buf);
         buf.flip();
-        table = new long[entries];
+        table = BigEndianLongs.decode(buf, entries);
         for (int i = 0; i < entries; i++) {
-            table[i] = buf.getLong();
             if (table[i] != 0) {
                 blockOffsets.add(table[i]);
             }

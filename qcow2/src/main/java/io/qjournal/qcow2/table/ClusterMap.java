@@ -55,8 +55,8 @@ public final class ClusterMap {
             ByteBuffer b = ByteBuffer.allocate(l1Size * 8);
             storage.read(l1Offset, b);
             b.flip();
+            l1 = BigEndianLongs.decode(b, l1Size);
             for (int i = 0; i < l1Size; i++) {
-                l1[i] = b.getLong();
                 long off = l1[i] & L2Entry.OFFSET_MASK;
                 if (off != 0) {
                     l2Offsets.add(off);
