@@ -92,9 +92,7 @@ public final class ImageWork {
         byte[] first = new byte[(int) Math.min(fileSize, Header.V3_LENGTH_WITH_COMPRESSION)];
         s.read(0, java.nio.ByteBuffer.wrap(first));
         int clusterSize = HeaderCodec.peekClusterSize(first, s.name());
-        byte[] cluster = new byte[(int) Math.min(fileSize, clusterSize)];
-        s.read(0, java.nio.ByteBuffer.wrap(cluster));
-        Header h = HeaderCodec.decode(cluster, fileSize, s.name());
+        Header h = HeaderCodec.decode(HeaderCodec.readHeaderArea(fileSize, clusterSize, s::read), fileSize, s.name());
         return h.has(Feature.JOURNAL_DIRTY);
     }
 

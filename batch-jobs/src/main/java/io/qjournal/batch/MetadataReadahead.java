@@ -71,8 +71,9 @@ final class MetadataReadahead implements Runnable {
                 return;
             }
             int clusterSize = 1 << clusterBits;
+            // As much of the header as the check reads first (HeaderCodec.readHeaderArea).
+            ch.read(ByteBuffer.allocate((int) Math.min(clusterSize, HeaderCodec.HEADER_PROBE_BYTES)), 0);
             ByteBuffer cluster = ByteBuffer.allocate(clusterSize);
-            ch.read(cluster, 0);
             long[] l1 = table(ch, size, head.getLong(HeaderCodec.L1_TABLE_OFFSET_OFFSET),
                     Integer.toUnsignedLong(head.getInt(HeaderCodec.L1_SIZE_OFFSET)) * 8);
             long[] reftable = table(ch, size, head.getLong(HeaderCodec.REFCOUNT_TABLE_OFFSET_OFFSET),

@@ -29,9 +29,7 @@ final class OpenSupport {
         byte[] first = new byte[(int) Math.min(fileSize, 512)];
         storage.read(0, first, 0, first.length);
         int cs = HeaderCodec.peekClusterSize(first, file);
-        byte[] cluster = new byte[(int) Math.min(fileSize, cs)];
-        storage.read(0, cluster, 0, cluster.length);
-        return HeaderCodec.decode(cluster, fileSize, file);
+        return HeaderCodec.decode(HeaderCodec.readHeaderArea(fileSize, cs, storage::read), fileSize, file);
     }
 
     /** Refuses what this engine must not touch; names unknown features from the image's table. */

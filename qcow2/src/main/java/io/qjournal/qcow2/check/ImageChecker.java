@@ -73,9 +73,7 @@ public final class ImageChecker {
         byte[] first = new byte[(int) Math.min(size, Header.V3_LENGTH_WITH_COMPRESSION)];
         storage.read(0, first, 0, first.length);
         int clusterSize = HeaderCodec.peekClusterSize(first, storage.name());
-        byte[] cluster = new byte[(int) Math.min(size, clusterSize)];
-        storage.read(0, cluster, 0, cluster.length);
-        Header h = HeaderCodec.decode(cluster, size, storage.name());
+        Header h = HeaderCodec.decode(HeaderCodec.readHeaderArea(size, clusterSize, storage::read), size, storage.name());
         long unknown = h.incompatibleFeatures() & ~Feature.KNOWN_INCOMPATIBLE;
         if (unknown != 0) {
             throw new Qcow2Exception(storage.name(), "unsupported incompatible features 0x" + Long.toHexString(unknown));
