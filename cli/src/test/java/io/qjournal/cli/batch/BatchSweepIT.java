@@ -49,7 +49,11 @@ class BatchSweepIT {
         kind.put("locked.qcow2", "IN-USE");
         Files.writeString(dir.resolve("notes.txt"), "not an image: the pattern leaves it out");
 
-        Process holder = new ProcessBuilder("qemu-io", locked.toString()).redirectErrorStream(true).start();
+        // The holder sleeps inside a command rather than waiting on stdin: it cannot quit on an
+        // end of input, and its output goes to a file the failure messages quote.
+        Path holderLog = tmp.resolve("holder.log");
+        Process holder = new ProcessBuilder("qemu-io", "-c", "sleep 600000", locked.toString())
+                .redirectErrorStream(true).redirectOutput(holderLog.toFile()).start();
         try {
             awaitLocked(locked);
             Map<String, QemuTools.JsonResult> qemu = new HashMap<>();
@@ -59,6 +63,7 @@ class BatchSweepIT {
                 qemu.put(name, QemuTools.qemuImgJson("check", p.toString()));
                 sums.put(name, BatchTools.sha256(p));
             }
+            assertTrue(holder.isAlive(), "the qemu-io holding locked.qcow2 exited: " + Files.readString(holderLog));
 
             BatchTools.Run sweep = BatchTools.qj(env, "batch", "start", "integrity-sweep", "-p", "dirs=" + dir,
                     "-p", "threads=2", "--wait");
