@@ -30,10 +30,12 @@ public record BatchSettings(Path stateDir, String repositoryUrl, String user, St
      * when that process exits. WRITE_DELAY=0: a commit reaches the file at once (H2 would
      * otherwise batch commits for up to half a second, and a killed sweep would forget images
      * it had recorded as done). FILE_LOCK=SOCKET: the process that has the file open holds a
-     * listening socket whose address is in the lock file; the auto-server's default, a lock file
-     * that its owner rewrites, makes every open sleep 25 ms to see whether someone else is
-     * writing it too, and makes a process that finds the file of one killed wait seconds for it
-     * to go stale, where a refused connection is proof at once.
+     * listening socket whose address is in the lock file. The auto-server's default, a lock file
+     * that its owner keeps rewriting, makes every open sleep 25 ms to see whether someone else is
+     * writing it too, and makes a process that finds the file of a killed owner wait until the
+     * file has gone two seconds without a rewrite. The socket lock's file is written once: the
+     * finder waits only while it is under two seconds old, then a refused connection proves the
+     * owner gone.
      *
      * <p>H2 compacts the file when the last connection closes, for up to 200 ms: 35-50 ms of a
      * half-second sweep. Without it the file grows by dead chunks, about 0.75 MiB a sweep of
