@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -179,9 +178,17 @@ public final class BenchCommand implements Callable<Integer> {
         final AtomicLong next = new AtomicLong();
         final AtomicLong flushes = new AtomicLong();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
-        // Requests hold the read side; a draining flush takes the write side, so it waits for
-        // the requests in flight and holds new ones back, as qemu-img's drained flush does.
-        final ReentrantReadWriteLock drainLock = new ReentrantReadWriteLock();
+        // A drained flush as qemu-img's: it flushes when the requests not yet issued are a
+        // multiple of the interval, after the ones in flight complete, and issues no request
+        // before the flush returns. The requests between two such points form an epoch; the last
+        // of an epoch to complete flushes. The first point comes once the first DEPTH requests
+        // are out, and the flush after the last request is not timed, as qemu-img stops its
+        // clock when the last request completes. (An earlier read-write lock let requests past a
+        // flush point slip in first, so flushes bunched up and many found nothing to sync.)
+        private long firstFlushAt;
+        private final Object gate = new Object();
+        private long flushedEpochs;
+        private final AtomicLong doneInEpoch = new AtomicLong();
 
         Runner(Disk disk, long count, int bs, long step, long start, long imageSize, boolean write, int pat,
                 long flushInterval, boolean drain, boolean flushEach) {
@@ -219,6 +226,7 @@ public final class BenchCommand implements Callable<Integer> {
         /** Starts the workers; each allocates its buffer, then waits for {@link #go}. */
         void prepare(int threads) throws InterruptedException {
             allocated = new java.util.concurrent.CountDownLatch(threads);
+            firstFlushAt = flushInterval > 0 ? firstFlushPoint(count, threads, flushInterval) : 0;
             for (int t = 0; t < threads; t++) {
                 Thread th = new Thread(this::work, "bench-" + t);
                 th.setDaemon(true);
@@ -248,7 +256,9 @@ public final class BenchCommand implements Callable<Integer> {
             // page-aligned buffer is much faster than into malloc's 16-byte-aligned one.
             java.nio.ByteBuffer buf;
             try {
-                buf = java.nio.ByteBuffer.allocateDirect(bs + PAGE).alignedSlice(PAGE).slice(0, bs);
+                // Whole pages: alignedSlice cuts its end down to a page boundary (-s 512 left none).
+                int pages = (bs + PAGE - 1) / PAGE * PAGE;
+                buf = java.nio.ByteBuffer.allocateDirect(pages + PAGE).alignedSlice(PAGE).slice(0, bs);
                 if (write) {
                     buf.put(pattern).flip();
                 }
@@ -267,24 +277,27 @@ public final class BenchCommand implements Callable<Integer> {
                         return;
                     }
                     long o = offsetOf(i);
-                    drainLock.readLock().lock();
-                    try {
-                        buf.clear();
-                        if (write) {
-                            disk.write(o, buf);
-                            if (flushEach) {
-                                disk.flush();
-                                flushes.incrementAndGet();
-                            }
-                        } else {
-                            disk.read(o, buf);
-                        }
-                    } finally {
-                        drainLock.readLock().unlock();
+                    boolean epochs = drain && flushInterval > 0;
+                    long epoch = epochs ? epochOf(i, firstFlushAt, flushInterval) : 0;
+                    if (epochs && !awaitEpoch(epoch)) {
+                        return;
                     }
-                    // As qemu-img: a flush after every N completed requests, the last one included.
-                    if (flushInterval > 0 && (i + 1) % flushInterval == 0) {
-                        flush();
+                    buf.clear();
+                    if (write) {
+                        disk.write(o, buf);
+                        if (flushEach) {
+                            disk.flush();
+                            flushes.incrementAndGet();
+                        }
+                    } else {
+                        disk.read(o, buf);
+                    }
+                    if (epochs) {
+                        completeInEpoch(epoch);
+                    } else if (flushInterval > 0 && (i + 1) % flushInterval == 0) {
+                        // --no-drain: the flush runs beside the requests in flight.
+                        disk.flush();
+                        flushes.incrementAndGet();
                     }
                 }
             } catch (Throwable t) {
@@ -292,18 +305,47 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
 
-        private void flush() throws IOException {
-            if (drain) {
-                drainLock.writeLock().lock();
-                try {
-                    disk.flush();
-                } finally {
-                    drainLock.writeLock().unlock();
+        /** Waits until the flush that ends the epoch before {@code epoch} has returned; false on failure. */
+        private boolean awaitEpoch(long epoch) throws InterruptedException {
+            synchronized (gate) {
+                while (flushedEpochs < epoch && failure.get() == null) {
+                    gate.wait(100);
                 }
-            } else {
-                disk.flush();
+                return failure.get() == null;
             }
+        }
+
+        /**
+         * The number of requests issued when qemu-img first flushes: the first count, once
+         * DEPTH are out, that leaves a multiple of the interval unissued.
+         */
+        static long firstFlushPoint(long count, int depth, long interval) {
+            long issued = Math.min(count, depth);
+            return issued + Math.floorMod(count - issued, interval);
+        }
+
+        /** The epoch of request {@code i}: 0 before the first flush point, then one per interval. */
+        static long epochOf(long i, long firstFlushAt, long interval) {
+            return i < firstFlushAt ? 0 : 1 + (i - firstFlushAt) / interval;
+        }
+
+        /**
+         * Counts one completed request of {@code epoch}; the last of an epoch that ends before
+         * the last request flushes and lets the next epoch's requests go.
+         */
+        private void completeInEpoch(long epoch) throws IOException {
+            long end = firstFlushAt + epoch * flushInterval;
+            long size = epoch == 0 ? firstFlushAt : flushInterval;
+            if (doneInEpoch.incrementAndGet() < size || end >= count) {
+                return;
+            }
+            doneInEpoch.set(0);
+            disk.flush();
             flushes.incrementAndGet();
+            synchronized (gate) {
+                flushedEpochs = epoch + 1;
+                gate.notifyAll();
+            }
         }
     }
 }

@@ -4,7 +4,6 @@ import io.qjournal.qcow2.Maintenance;
 import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -12,11 +11,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadFactory;
 
 /**
  * The sharing pass: hashes every allocated, uncompressed data cluster of the active tables that
@@ -32,13 +26,10 @@ final class Deduplicator {
      * and at least one cluster.
      */
     private static final int CHUNK_BYTES = 256 << 10;
-    /** Clusters hashed in parallel before the in-order decisions: bounds the hashes held. */
+    /** Read and hashed ahead of the in-order decisions at most: bounds the hashes held. */
     private static final long WINDOW_BYTES = 64L << 20;
-    private static final int MAX_CLUSTER = 2 << 20;
-    private static final ThreadLocal<ByteBuffer> CHUNK = ThreadLocal.withInitial(
-            () -> aligned(Math.max(DirectReader.CHUNK_BYTES, MAX_CLUSTER)));
-    private static final ThreadLocal<ByteBuffer> ZEROS = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(MAX_CLUSTER));
+    /** Buffers the direct reader fills ahead of the hashing threads (see {@link HashPipeline}). */
+    private static final int BUFFERS = 4;
 
     private final Maintenance m;
     private final Stats stats;
@@ -184,29 +175,24 @@ final class Deduplicator {
 
     private void scan() throws IOException {
         direct = DirectReader.open(m.storage(), cs);
-        List<int[]> chunks = runs(direct != null ? DirectReader.CHUNK_BYTES : CHUNK_BYTES);
+        int chunkBytes = Math.max(cs, direct != null ? DirectReader.CHUNK_BYTES : CHUNK_BYTES);
+        List<int[]> chunks = runs(chunkBytes);
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-        ExecutorService hashers = Executors.newFixedThreadPool(threads, daemon("dedup-hash"));
-        try {
+        int window = (int) Math.max(2, WINDOW_BYTES / chunkBytes);
+        try (HashPipeline hashes = new HashPipeline(m.storage(), direct, hosts, chunks, cb, chunkBytes, threads,
+                BUFFERS, window, canZero)) {
             ByteBuffer mine = aligned(cs);
             ByteBuffer other = aligned(cs);
             LongLongMap firstByHash = new LongLongMap(Math.min(n, 1 << 20));
             BitSet inserted = new BitSet();
-            int ci = 0;
-            while (ci < chunks.size()) {
-                // A window of chunks is hashed on all cores, then decided in host order here.
-                int cj = ci;
-                long bytes = 0;
-                while (cj < chunks.size() && bytes < WINDOW_BYTES) {
-                    bytes += (long) (chunks.get(cj)[1] - chunks.get(cj)[0]) << cb;
-                    cj++;
-                }
-                int first = chunks.get(ci)[0];
-                int end = chunks.get(cj - 1)[1];
-                byte[][] hashes = hashWindow(hashers, threads, chunks.subList(ci, cj), first, end - first);
+            long reported = 0;
+            for (int c = 0; c < chunks.size(); c++) {
+                int first = chunks.get(c)[0];
+                int end = chunks.get(c)[1];
+                byte[][] chunk = hashes.take(c);
                 for (int k = first; k < end; k++) {
                     stats.clustersScanned++;
-                    byte[] hash = hashes[k - first];
+                    byte[] hash = chunk[k - first];
                     if (hash == null) {
                         zero(guests[k], hosts[k]);
                         continue;
@@ -233,12 +219,13 @@ final class Deduplicator {
                         firstByHash.put(key, k);
                     }
                 }
-                stats.bytesScanned += bytes;
-                progress.advanced(stats.bytesScanned, stats.bytesWon);
-                ci = cj;
+                stats.bytesScanned += (long) (end - first) << cb;
+                if (stats.bytesScanned - reported >= WINDOW_BYTES || c == chunks.size() - 1) {
+                    reported = stats.bytesScanned;
+                    progress.advanced(stats.bytesScanned, stats.bytesWon);
+                }
             }
         } finally {
-            hashers.shutdownNow();
             if (direct != null) {
                 direct.close();
             }
@@ -269,80 +256,10 @@ final class Deduplicator {
         return out;
     }
 
-    /**
-     * SHA-256 of each cluster of a window (clusters {@code first} to {@code first + count}), on
-     * all cores; null for an all-zero cluster that becomes a zero cluster (it needs no hash).
-     * Each thread takes the next chunk in file order, reads it into its own small buffer and
-     * hashes it while the bytes are still in the core's cache: the file is consumed in order
-     * (the kernel's readahead sees one sequential reader) and read and hash overlap across the
-     * threads.
-     */
-    private byte[][] hashWindow(ExecutorService hashers, int threads, List<int[]> chunks, int first, int count)
-            throws IOException {
-        byte[][] out = new byte[count][];
-        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-        List<Future<?>> parts = new ArrayList<>();
-        for (int t = 0; t < Math.min(threads, chunks.size()); t++) {
-            parts.add(hashers.submit(() -> {
-                MessageDigest sha = sha256();
-                ByteBuffer zeros = ZEROS.get();
-                ByteBuffer buf = CHUNK.get();
-                for (int c = next.getAndIncrement(); c < chunks.size(); c = next.getAndIncrement()) {
-                    int i = chunks.get(c)[0];
-                    int j = chunks.get(c)[1];
-                    buf.clear().limit((j - i) << cb);
-                    if (direct == null || !direct.read(hosts[i], buf)) {
-                        buf.clear().limit((j - i) << cb);
-                        m.storage().read(hosts[i], buf);
-                    }
-                    for (int k = i; k < j; k++) {
-                        ByteBuffer cl = buf.duplicate().position((k - i) << cb).limit((k - i + 1) << cb);
-                        if (canZero && cl.mismatch(zeros.duplicate().limit(cs)) == -1) {
-                            continue;
-                        }
-                        sha.update(cl);
-                        out[k - first] = sha.digest();
-                    }
-                }
-                return null;
-            }));
-        }
-        for (Future<?> f : parts) {
-            await(f);
-        }
-        return out;
-    }
-
-    private static <T> T await(Future<T> f) throws IOException {
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("dedup scan interrupted");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IOException(c);
-        }
-    }
-
     /** A direct buffer of {@code n} bytes at a page boundary: the kernel copies into those much faster. */
     static ByteBuffer aligned(int n) {
         int pages = (n + 4095) & ~4095;
         return ByteBuffer.allocateDirect(pages + 4096).alignedSlice(4096).limit(n).slice();
-    }
-
-    private static ThreadFactory daemon(String name) {
-        return r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     /**

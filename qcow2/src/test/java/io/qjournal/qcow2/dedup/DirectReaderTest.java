@@ -35,7 +35,7 @@ class DirectReaderTest {
             System.arraycopy(fresh, 0, content, 1 << 20, fresh.length);
             try (DirectReader r = DirectReader.open(fs, 65536)) {
                 assertNotNull(r, "premise: this file system takes O_DIRECT (ext4 here)");
-                ByteBuffer buf = Deduplicator.aligned(DirectReader.CHUNK_BYTES);
+                ByteBuffer buf = Deduplicator.aligned(1 << 20);
                 assertTrue(r.read(1 << 20, buf), "aligned read");
                 byte[] got = new byte[buf.flip().remaining()];
                 buf.get(got);

@@ -1,0 +1,238 @@
+package io.qjournal.qcow2.dedup;
+
+import io.qjournal.qcow2.storage.Storage;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The dedup scan's reads and hashes, streamed in file order to the one thread that decides.
+ *
+ * <p>With direct I/O a reader thread keeps the device busy on its own: it reads the next
+ * chunks into a small pool of buffers while the hashing threads work on the ones already read.
+ * When each thread read and then hashed its own chunk, the device sat idle whenever the threads
+ * hashed, and the scan ran at about half the device's rate (docs/performance.md). Bytes read
+ * with O_DIRECT arrive by DMA, so hashing them on another thread costs no cache warmth.
+ *
+ * <p>Through the page cache (no direct I/O) each hashing thread reads its own small chunk and
+ * hashes it while the kernel's copy is still in its core's cache; the kernel's readahead keeps
+ * the device busy then.
+ *
+ * <p>Chunk {@code c}'s hashes are handed out by {@link #take} in order; a chunk is read only
+ * once fewer than {@code ahead} chunks wait for their decisions, which bounds the memory held
+ * however slowly the decisions go (each duplicate costs the decider two cluster reads).
+ */
+final class HashPipeline implements AutoCloseable {
+    private final Storage storage;
+    private final DirectReader direct;
+    private final long[] hosts;
+    private final List<int[]> chunks;
+    private final int cb;
+    private final boolean zeroCheck;
+    private final Semaphore ahead;
+    private final byte[][][] ring;
+    private final BlockingQueue<ByteBuffer> free;
+    private final BlockingQueue<Integer> filled;
+    private final ByteBuffer[] filledBuffers;
+    private final AtomicInteger nextChunk = new AtomicInteger();
+    private final List<Thread> threads = new ArrayList<>();
+    private final Object lock = new Object();
+    private Throwable failure;
+
+    /**
+     * @param hosts     host offsets of the candidate clusters, ascending
+     * @param chunks    runs of contiguous candidates, {first, end}, each fitting one buffer
+     * @param direct    the O_DIRECT reader, or null to read through {@code storage}
+     * @param zeroCheck whether an all-zero cluster gets null instead of a hash
+     */
+    HashPipeline(Storage storage, DirectReader direct, long[] hosts, List<int[]> chunks, int cb,
+            int chunkBytes, int hashers, int buffers, int ahead, boolean zeroCheck) {
+        this.storage = storage;
+        this.direct = direct;
+        this.hosts = hosts;
+        this.chunks = chunks;
+        this.cb = cb;
+        this.zeroCheck = zeroCheck;
+        int window = Math.max(ahead, buffers);
+        this.ahead = new Semaphore(window);
+        this.ring = new byte[window][][];
+        this.filledBuffers = new ByteBuffer[window];
+        if (direct != null) {
+            free = new ArrayBlockingQueue<>(buffers);
+            for (int i = 0; i < buffers; i++) {
+                free.add(Deduplicator.aligned(chunkBytes));
+            }
+            filled = new ArrayBlockingQueue<>(window + hashers);
+            threads.add(thread("dedup-read", this::readAhead));
+        } else {
+            free = null;
+            filled = null;
+        }
+        for (int t = 0; t < Math.min(hashers, Math.max(1, chunks.size())); t++) {
+            threads.add(thread("dedup-hash", direct != null ? this::hashRead : () -> readAndHash(chunkBytes)));
+        }
+        threads.forEach(Thread::start);
+    }
+
+    /**
+     * Chunk {@code c}'s hashes, one per cluster (null for an all-zero cluster when zeros are
+     * checked), once read and hashed; {@code c} counts up from 0, and each chunk taken frees a
+     * place for one more to be read.
+     */
+    byte[][] take(int c) throws IOException {
+        synchronized (lock) {
+            try {
+                while (ring[c % ring.length] == null && failure == null) {
+                    lock.wait();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("dedup scan interrupted");
+            }
+            byte[][] out = ring[c % ring.length];
+            if (out == null) {
+                // Chunks read before a failure are still handed out; this one never will be.
+                throw rethrow(failure);
+            }
+            ring[c % ring.length] = null;
+            ahead.release();
+            return out;
+        }
+    }
+
+    @Override
+    public void close() {
+        threads.forEach(Thread::interrupt);
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** The direct reader's thread: chunks in file order into free buffers, one read at a time. */
+    private void readAhead() throws Exception {
+        for (int c = 0; c < chunks.size(); c++) {
+            ahead.acquire();
+            ByteBuffer buf = free.take();
+            read(c, buf);
+            filledBuffers[c % filledBuffers.length] = buf;
+            filled.put(c);
+        }
+    }
+
+    private void hashRead() throws Exception {
+        Hasher h = new Hasher();
+        while (true) {
+            int c = filled.take();
+            ByteBuffer buf = filledBuffers[c % filledBuffers.length];
+            byte[][] out = h.hash(c, buf);
+            free.put(buf);
+            publish(c, out);
+        }
+    }
+
+    /** Without direct I/O: each thread reads and hashes its own chunk (see the class comment). */
+    private void readAndHash(int chunkBytes) throws Exception {
+        Hasher h = new Hasher();
+        ByteBuffer buf = Deduplicator.aligned(chunkBytes);
+        while (true) {
+            ahead.acquire();
+            int c = nextChunk.getAndIncrement();
+            if (c >= chunks.size()) {
+                return;
+            }
+            read(c, buf);
+            publish(c, h.hash(c, buf));
+        }
+    }
+
+    private void read(int c, ByteBuffer buf) throws IOException {
+        int first = chunks.get(c)[0];
+        int bytes = (chunks.get(c)[1] - first) << cb;
+        buf.clear().limit(bytes);
+        if (direct == null || !direct.read(hosts[first], buf)) {
+            buf.clear().limit(bytes);
+            storage.read(hosts[first], buf);
+        }
+    }
+
+    private void publish(int c, byte[][] hashes) {
+        synchronized (lock) {
+            ring[c % ring.length] = hashes;
+            lock.notifyAll();
+        }
+    }
+
+    private Thread thread(String name, Work work) {
+        Thread t = new Thread(() -> {
+            try {
+                work.run();
+            } catch (InterruptedException e) {
+                // close() ends the workers; a failure elsewhere has been recorded already.
+            } catch (Throwable e) {
+                synchronized (lock) {
+                    if (failure == null) {
+                        failure = e;
+                    }
+                    lock.notifyAll();
+                }
+            }
+        }, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    private static IOException rethrow(Throwable t) {
+        if (t instanceof IOException io) {
+            return io;
+        }
+        if (t instanceof RuntimeException re) {
+            throw re;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IOException(t);
+    }
+
+    private interface Work {
+        void run() throws Exception;
+    }
+
+    /** One thread's digest and staging array (the SHA-256 intrinsic works on heap arrays). */
+    private final class Hasher {
+        private final MessageDigest sha = Deduplicator.sha256();
+        private final byte[] stage = new byte[64 << 10];
+        private final ByteBuffer zeros = ByteBuffer.allocateDirect(1 << cb);
+
+        byte[][] hash(int c, ByteBuffer buf) {
+            int first = chunks.get(c)[0];
+            byte[][] out = new byte[chunks.get(c)[1] - first][];
+            int cs = 1 << cb;
+            for (int k = 0; k < out.length; k++) {
+                ByteBuffer cl = buf.duplicate().position(k << cb).limit((k + 1) << cb);
+                if (zeroCheck && cl.mismatch(zeros) == -1) {
+                    continue;
+                }
+                for (int done = 0; done < cs; done += stage.length) {
+                    int len = Math.min(stage.length, cs - done);
+                    cl.get(stage, 0, len);
+                    sha.update(stage, 0, len);
+                }
+                out[k] = sha.digest();
+            }
+            return out;
+        }
+    }
+}

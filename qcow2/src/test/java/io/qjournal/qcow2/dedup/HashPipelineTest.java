@@ -1,0 +1,158 @@
+package io.qjournal.qcow2.dedup;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.qjournal.qcow2.storage.FileStorage;
+import io.qjournal.qcow2.storage.ForwardingStorage;
+import io.qjournal.qcow2.storage.MemoryStorage;
+import io.qjournal.qcow2.storage.Storage;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The scan's read-and-hash pipeline hands out the right hashes, in order, within its bounds. */
+class HashPipelineTest {
+    private static final int CB = 16;
+    private static final int CS = 1 << CB;
+
+    @TempDir
+    Path dir;
+
+    /** 40 clusters: random ones, every fifth all zero; candidates skip every seventh cluster. */
+    private static byte[] content() {
+        byte[] b = new byte[40 * CS];
+        new Random(7).nextBytes(b);
+        for (int i = 0; i < 40; i += 5) {
+            Arrays.fill(b, i * CS, (i + 1) * CS, (byte) 0);
+        }
+        return b;
+    }
+
+    private static long[] candidates() {
+        return java.util.stream.LongStream.range(0, 40).filter(i -> i % 7 != 3).map(i -> i * CS).toArray();
+    }
+
+    /** Runs of contiguous candidates, at most {@code per} clusters each, as the scan makes them. */
+    private static List<int[]> runs(long[] hosts, int per) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < hosts.length; ) {
+            int j = i + 1;
+            while (j < hosts.length && j - i < per && hosts[j] == hosts[j - 1] + CS) {
+                j++;
+            }
+            out.add(new int[] {i, j});
+            i = j;
+        }
+        return out;
+    }
+
+    private static void assertHashes(byte[] content, long[] hosts, List<int[]> chunks, HashPipeline p,
+            boolean zeroCheck) throws Exception {
+        for (int c = 0; c < chunks.size(); c++) {
+            byte[][] got = p.take(c);
+            assertEquals(chunks.get(c)[1] - chunks.get(c)[0], got.length, "chunk " + c);
+            for (int k = 0; k < got.length; k++) {
+                int host = (int) hosts[chunks.get(c)[0] + k];
+                byte[] cluster = Arrays.copyOfRange(content, host, host + CS);
+                boolean zero = host / CS % 5 == 0;
+                if (zero && zeroCheck) {
+                    assertNull(got[k], "zero cluster at " + host);
+                } else {
+                    assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(cluster), got[k], "cluster at " + host);
+                }
+            }
+        }
+    }
+
+    @Test
+    void throughThePageCacheEachChunkGetsItsClustersHashesInOrder() throws Exception {
+        byte[] content = content();
+        long[] hosts = candidates();
+        for (boolean zeroCheck : new boolean[] {true, false}) {
+            List<int[]> chunks = runs(hosts, 4);
+            try (HashPipeline p = new HashPipeline(new MemoryStorage("m", content), null, hosts, chunks, CB,
+                    4 * CS, 3, 4, 3, zeroCheck)) {
+                assertHashes(content, hosts, chunks, p, zeroCheck);
+            }
+        }
+    }
+
+    @Test
+    void withDirectReadsTheReaderThreadFeedsTheHashers() throws Exception {
+        byte[] content = content();
+        Path f = dir.resolve("p.img");
+        Files.write(f, content);
+        long[] hosts = candidates();
+        List<int[]> chunks = runs(hosts, 8);
+        try (FileStorage fs = FileStorage.open(f, false); DirectReader direct = DirectReader.open(fs, CS)) {
+            assertNotNull(direct, "premise: this file system takes O_DIRECT");
+            try (HashPipeline p = new HashPipeline(fs, direct, hosts, chunks, CB, 8 * CS, 2, 2, 4, true)) {
+                assertHashes(content, hosts, chunks, p, true);
+            }
+        }
+    }
+
+    @Test
+    void readsStayWithinTheWindowAheadOfTheDecisions() throws Exception {
+        byte[] content = content();
+        long[] hosts = candidates();
+        List<int[]> chunks = runs(hosts, 1);
+        AtomicInteger reads = new AtomicInteger();
+        Storage counting = new ForwardingStorage(new MemoryStorage("m", content)) {
+            @Override
+            public void read(long offset, ByteBuffer dst) throws IOException {
+                reads.incrementAndGet();
+                super.read(offset, dst);
+            }
+        };
+        try (HashPipeline p = new HashPipeline(counting, null, hosts, chunks, CB, CS, 4, 4, 5, true)) {
+            Thread.sleep(200);
+            assertEquals(5, reads.get(), "chunks read before any was taken");
+            p.take(0);
+            p.take(1);
+            Thread.sleep(200);
+            assertEquals(7, reads.get(), "two taken, two more read");
+            for (int c = 2; c < chunks.size(); c++) {
+                p.take(c);
+            }
+            assertEquals(chunks.size(), reads.get());
+        }
+    }
+
+    @Test
+    void aFailedReadReachesTheDecidingThread() throws Exception {
+        byte[] content = content();
+        long[] hosts = candidates();
+        List<int[]> chunks = runs(hosts, 1);
+        Storage failing = new ForwardingStorage(new MemoryStorage("m", content)) {
+            @Override
+            public void read(long offset, ByteBuffer dst) throws IOException {
+                if (offset == hosts[6]) {
+                    throw new IOException("bad sector at " + offset);
+                }
+                super.read(offset, dst);
+            }
+        };
+        try (HashPipeline p = new HashPipeline(failing, null, hosts, chunks, CB, CS, 2, 2, 8, true)) {
+            for (int c = 0; c < 6; c++) {
+                p.take(c);
+            }
+            IOException e = assertThrows(IOException.class, () -> p.take(6));
+            assertTrue(e.getMessage().contains("bad sector"), e.getMessage());
+        }
+    }
+}
