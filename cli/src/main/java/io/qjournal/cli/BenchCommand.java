@@ -186,8 +186,10 @@ public final class BenchCommand implements Callable<Integer> {
         // clock when the last request completes. (An earlier read-write lock let requests past a
         // flush point slip in first, so flushes bunched up and many found nothing to sync.)
         private long firstFlushAt;
-        private final Object gate = new Object();
-        private long flushedEpochs;
+        // One phase per flush: the waiters of an epoch are released together, without each
+        // taking a monitor in turn (64 workers woken by notifyAll cost about 0.5 ms per flush).
+        private final java.util.concurrent.Phaser flushed = new java.util.concurrent.Phaser(1);
+        private volatile long flushedEpochs;
         private final AtomicLong doneInEpoch = new AtomicLong();
 
         Runner(Disk disk, long count, int bs, long step, long start, long imageSize, boolean write, int pat,
@@ -271,17 +273,33 @@ public final class BenchCommand implements Callable<Integer> {
             }
             try {
                 ready.await();
+                boolean epochs = drain && flushInterval > 0;
                 while (failure.get() == null) {
-                    long i = next.getAndIncrement();
-                    if (i >= count) {
-                        return;
+                    long i;
+                    long epoch = 0;
+                    if (epochs) {
+                        // Like qemu-img's thread pool, a free worker takes the next request once
+                        // it may be issued: a request is claimed only after the flush before it
+                        // returned, so the workers already running take the epoch's requests
+                        // instead of 64 parked ones each waking for one.
+                        i = next.get();
+                        if (i >= count) {
+                            return;
+                        }
+                        epoch = epochOf(i, firstFlushAt, flushInterval);
+                        if (!awaitEpoch(epoch)) {
+                            return;
+                        }
+                        if (!next.compareAndSet(i, i + 1)) {
+                            continue;
+                        }
+                    } else {
+                        i = next.getAndIncrement();
+                        if (i >= count) {
+                            return;
+                        }
                     }
                     long o = offsetOf(i);
-                    boolean epochs = drain && flushInterval > 0;
-                    long epoch = epochs ? epochOf(i, firstFlushAt, flushInterval) : 0;
-                    if (epochs && !awaitEpoch(epoch)) {
-                        return;
-                    }
                     buf.clear();
                     if (write) {
                         disk.write(o, buf);
@@ -302,17 +320,22 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
+                flushed.forceTermination();
             }
         }
 
         /** Waits until the flush that ends the epoch before {@code epoch} has returned; false on failure. */
         private boolean awaitEpoch(long epoch) throws InterruptedException {
-            synchronized (gate) {
-                while (flushedEpochs < epoch && failure.get() == null) {
-                    gate.wait(100);
+            while (flushedEpochs < epoch) {
+                int phase = flushed.getPhase();
+                if (flushedEpochs >= epoch) {
+                    break;
                 }
-                return failure.get() == null;
+                if (flushed.awaitAdvanceInterruptibly(phase) < 0) {
+                    return false;
+                }
             }
+            return failure.get() == null;
         }
 
         /**
@@ -342,10 +365,8 @@ public final class BenchCommand implements Callable<Integer> {
             doneInEpoch.set(0);
             disk.flush();
             flushes.incrementAndGet();
-            synchronized (gate) {
-                flushedEpochs = epoch + 1;
-                gate.notifyAll();
-            }
+            flushedEpochs = epoch + 1;
+            flushed.arrive();
         }
     }
 }

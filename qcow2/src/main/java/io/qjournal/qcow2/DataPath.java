@@ -31,6 +31,9 @@ final class DataPath {
     private final boolean ext;
     private final int scSize;
     private final int version;
+    /** Set, and {@link #deferred} used, only under the image's write lock. */
+    private boolean deferring;
+    private final java.util.ArrayList<DeferredWrite> deferred = new java.util.ArrayList<>();
     private long compressedCursor;
     private long cachedCompressedEntry = -1;
     private byte[] cachedCompressed;
@@ -349,12 +352,54 @@ final class DataPath {
             }
             image.needDataBarrier();
         } else {
-            writeData(newHost + co, buf, off, bytes);
+            writeFreshData(newHost + co, buf, off, bytes);
         }
         for (int i = 0; i < k; i++) {
             map.setEntry(t, l2i + i, (newHost + (long) i * cs) | L2Entry.COPIED, 0);
         }
         return bytes;
+    }
+
+    /**
+     * Data for clusters just taken from never-written space past the end of the file. When the
+     * caller allows it, the bytes are written after the image's lock is released (as QEMU
+     * writes guest data outside its metadata lock): a write there can expose no other guest's
+     * bytes, nothing else can be allocated at that place meanwhile, and every metadata write
+     * (commit, writeback, checkpoint) first waits for such writes, so no L2 entry becomes
+     * durable before the data it points at has been written.
+     */
+    private void writeFreshData(long host, Source src, int from, int len) throws IOException {
+        var jw = image.journalWriter();
+        if (deferring && !journalsData(jw, len) && (jw == null || !jw.hasDataIn(host, len))) {
+            if (jw != null) {
+                jw.noteDataWrite(len);
+            }
+            deferred.add(new DeferredWrite(host, src, from, len));
+            return;
+        }
+        writeData(host, src, from, len);
+    }
+
+    /** A guest data write decided under the image's write lock, done after its release. */
+    record DeferredWrite(long host, Source src, int from, int len) {
+        void run(Storage file) throws IOException {
+            src.writeTo(file, host, from, len);
+        }
+    }
+
+    /** Lets the current write (under the write lock) leave fresh clusters' data for later. */
+    void deferFreshData(boolean on) {
+        deferring = on;
+    }
+
+    /** The writes left for after the lock (and forgets them); under the write lock. */
+    List<DeferredWrite> takeDeferred() {
+        if (deferred.isEmpty()) {
+            return List.of();
+        }
+        List<DeferredWrite> out = List.copyOf(deferred);
+        deferred.clear();
+        return out;
     }
 
     /**
@@ -465,7 +510,7 @@ final class DataPath {
                 image.needDataBarrier();
             }
             if (fresh) {
-                writeData(newHost + co, new ArraySource(buf), off, n);
+                writeFreshData(newHost + co, new ArraySource(buf), off, n);
             } else if (n == cs) {
                 storage.write(newHost + co, buf, off, n);
             } else {

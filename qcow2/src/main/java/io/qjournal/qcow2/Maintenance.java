@@ -28,6 +28,13 @@ public final class Maintenance implements AutoCloseable {
      */
     public static Maintenance begin(Qcow2Image image) {
         image.lock().writeLock().lock();
+        try {
+            // Guest writes still writing their data outside the lock finish first.
+            image.awaitDataWrites();
+        } catch (java.io.IOException e) {
+            image.lock().writeLock().unlock();
+            throw new java.io.UncheckedIOException(e);
+        }
         return new Maintenance(image);
     }
 

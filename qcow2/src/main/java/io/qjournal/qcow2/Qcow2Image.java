@@ -45,6 +45,10 @@ public final class Qcow2Image implements BlockDevice {
     private final boolean writable;
     private final BlockDevice backing;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** Guest data writes running outside the lock ({@link #guestWrite}); guarded by itself. */
+    private final Object dataWrites = new Object();
+    private int dataWritesInFlight;
+    private IOException dataWriteFailure;
     private MetadataWriter writer;
     private JournalMetadataWriter journalWriter;
     private JournalExtension journalExt;
@@ -431,24 +435,24 @@ public final class Qcow2Image implements BlockDevice {
     /** Writes {@code src.remaining()} bytes from a buffer (direct: no intermediate copy). */
     public void write(long offset, java.nio.ByteBuffer src) throws IOException {
         int len = src.remaining();
-        guestWrite(offset, len, () -> {
+        guestWrite(offset, len, true, () -> {
             data.write(offset, src, src.position(), len);
             src.position(src.position() + len);
         });
     }
 
     public void write(long offset, byte[] buf, int off, int len) throws IOException {
-        guestWrite(offset, len, () -> data.write(offset, buf, off, len));
+        guestWrite(offset, len, false, () -> data.write(offset, buf, off, len));
     }
 
     /** Makes the range read as zeros; v3 sets the zero flag on whole clusters instead of writing. */
     public void writeZeroes(long offset, long len) throws IOException {
-        guestWrite(offset, len, () -> data.writeZeroes(offset, len));
+        guestWrite(offset, len, false, () -> data.writeZeroes(offset, len));
     }
 
     /** Frees whole clusters in the range (v3: they read as zeros; v2: as the backing file). */
     public void discard(long offset, long len) throws IOException {
-        guestWrite(offset, len, () -> data.discard(offset, len));
+        guestWrite(offset, len, false, () -> data.discard(offset, len));
     }
 
     /** Writes one whole cluster compressed (convert -c); falls back to a normal write. */
@@ -456,7 +460,7 @@ public final class Qcow2Image implements BlockDevice {
         if ((offset & (clusterSize - 1)) != 0 || cluster.length != clusterSize) {
             throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
         }
-        guestWrite(offset, cluster.length, () -> data.writeCompressed(offset, cluster));
+        guestWrite(offset, cluster.length, false, () -> data.writeCompressed(offset, cluster));
     }
 
     private interface GuestWrite {
@@ -466,23 +470,110 @@ public final class Qcow2Image implements BlockDevice {
     /**
      * One guest write under the write lock. An I/O error on the way fail-stops the image: the
      * caches may already hold an allocation whose data or metadata never reached the disk.
+     * With {@code deferData}, the data of clusters taken from past the end of the file is
+     * written after the lock is released ({@link DataPath#deferFreshData}): the lock then covers
+     * only the metadata, and 64 concurrent writers no longer queue behind each other's pwrite.
+     * Every other operation waits for such writes first ({@link #awaitDataWrites}).
      */
-    private void guestWrite(long offset, long len, GuestWrite op) throws IOException {
+    private void guestWrite(long offset, long len, boolean deferData, GuestWrite op) throws IOException {
         checkWritable();
         checkRange(offset, len);
+        List<DataPath.DeferredWrite> later;
         lock.writeLock().lock();
         try {
             ensureOpen();
             try {
+                if (!deferData) {
+                    awaitDataWrites();
+                }
                 startDeferredJournal();
+                data.deferFreshData(deferData);
                 op.run();
                 writebackIfCacheFull();
-            } catch (IOException e) {
-                failStop(e);
+                later = data.takeDeferred();
+            } catch (IOException | RuntimeException e) {
+                data.takeDeferred();
+                if (e instanceof IOException io) {
+                    failStop(io);
+                }
                 throw e;
+            } finally {
+                data.deferFreshData(false);
+            }
+            if (!later.isEmpty()) {
+                synchronized (dataWrites) {
+                    dataWritesInFlight++;
+                }
             }
         } finally {
             lock.writeLock().unlock();
+        }
+        if (!later.isEmpty()) {
+            writeDeferred(later);
+        }
+    }
+
+    /** The data writes of one guest write, outside the lock; a failure fail-stops the image. */
+    private void writeDeferred(List<DataPath.DeferredWrite> writes) throws IOException {
+        IOException failed = null;
+        try {
+            for (DataPath.DeferredWrite w : writes) {
+                w.run(storage);
+            }
+        } catch (IOException e) {
+            failed = e;
+        } catch (RuntimeException e) {
+            failed = new IOException(file + ": " + e, e);
+        } finally {
+            synchronized (dataWrites) {
+                if (failed != null && dataWriteFailure == null) {
+                    dataWriteFailure = failed;
+                }
+                dataWritesInFlight--;
+                dataWrites.notifyAll();
+            }
+        }
+        if (failed != null) {
+            lock.writeLock().lock();
+            try {
+                failStop(failed);
+            } finally {
+                lock.writeLock().unlock();
+            }
+            throw failed;
+        }
+    }
+
+    /**
+     * Under the write lock: the caller's own data writes left for later are done now, and those
+     * of other writers (already outside the lock) are waited for, so whatever the caller writes
+     * next (metadata above all) is ordered after every guest write that came before. Waits
+     * through interrupts: returning early would let an L2 entry overtake its data.
+     */
+    void awaitDataWrites() throws IOException {
+        List<DataPath.DeferredWrite> mine = data.takeDeferred();
+        if (!mine.isEmpty()) {
+            for (DataPath.DeferredWrite w : mine) {
+                w.run(storage);
+            }
+        }
+        boolean interrupted = false;
+        synchronized (dataWrites) {
+            while (dataWritesInFlight > 0) {
+                try {
+                    dataWrites.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (dataWriteFailure != null) {
+                failStop(dataWriteFailure);
+                throw new IOException(file + ": a guest data write failed: " + dataWriteFailure.getMessage(),
+                        dataWriteFailure);
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -507,6 +598,7 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
+            awaitDataWrites();
             startDeferredJournal();
             Header h = header;
             if (newSize < h.size()) {
@@ -720,6 +812,7 @@ public final class Qcow2Image implements BlockDevice {
     // ---- metadata flushing ----
 
     private void flushMetadata() throws IOException {
+        awaitDataWrites();
         List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
                 map.collectTableWrites(), map.collectL1Writes());
         boolean any = journalWriter != null && journalWriter.hasPending();
@@ -938,6 +1031,7 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     private void writeHeader(Header nh) throws IOException {
+        awaitDataWrites();
         writer.writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
         header = nh;
     }
@@ -969,6 +1063,7 @@ public final class Qcow2Image implements BlockDevice {
 
     /** A flush from inside a refcount update: deferred frees wait for the next ordinary flush. */
     private void flushMetadataKeepingFrees() throws IOException {
+        awaitDataWrites();
         List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
                 map.collectTableWrites(), map.collectL1Writes());
         writer.writeStages(stages);

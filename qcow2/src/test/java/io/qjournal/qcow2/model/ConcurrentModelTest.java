@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.qjournal.qcow2.CreateOptions;
+import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.check.CheckResult;
@@ -24,20 +25,24 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Qcow2Image promises thread safety. Several threads write, zero, discard and read at once,
  * each in its own interleaved set of clusters (so they share L2 tables and refcount blocks
- * and allocate concurrently); afterwards every byte matches the model and the image is clean.
+ * and allocate concurrently), with and without a journal, some writes from buffers (whose
+ * fresh clusters' data is written outside the image's lock) and some flushes among them;
+ * afterwards every byte matches the model and the image is clean.
  */
 class ConcurrentModelTest {
     static final int THREADS = 4;
 
-    @ParameterizedTest(name = "cluster {0}, extended L2 {1}, seed {2}")
-    @CsvSource({"4096, false, 7", "512, false, 8", "65536, false, 9", "16384, true, 10"})
-    void concurrentOpsMatchModel(int cs, boolean ext, long seed) throws Exception {
+    @ParameterizedTest(name = "cluster {0}, extended L2 {1}, seed {2}, journal {3}")
+    @CsvSource({"4096, false, 7, false", "512, false, 8, false", "65536, false, 9, false", "16384, true, 10, false",
+            "4096, false, 11, true", "65536, false, 12, true", "16384, true, 13, true"})
+    void concurrentOpsMatchModel(int cs, boolean ext, long seed, boolean journal) throws Exception {
         long size = Math.max(4L << 20, 64L * cs);
         MemoryStorage storage = new MemoryStorage("concurrent.qcow2");
         Qcow2Image.create(storage, new CreateOptions().size(size).clusterSize(cs).extendedL2(ext));
         byte[] model = new byte[(int) size];
         int clusters = (int) (size / cs);
-        try (Qcow2Image img = Qcow2Image.open(storage, OpenOptions.readWrite(), null)) {
+        OpenOptions oo = journal ? OpenOptions.readWrite().journal(JournalOptions.defaults()) : OpenOptions.readWrite();
+        try (Qcow2Image img = Qcow2Image.open(storage, oo, null)) {
             ExecutorService pool = Executors.newFixedThreadPool(THREADS);
             List<Future<?>> done = new ArrayList<>();
             for (int t = 0; t < THREADS; t++) {
@@ -80,7 +85,13 @@ class ConcurrentModelTest {
             if (k < 6) {
                 byte[] b = new byte[len];
                 r.nextBytes(b);
-                img.write(base + off, b, 0, len);
+                if (r.nextBoolean()) {
+                    img.write(base + off, b, 0, len);
+                } else {
+                    // The buffer path writes fresh clusters' data after the lock is released.
+                    java.nio.ByteBuffer d = java.nio.ByteBuffer.allocateDirect(len).put(b).flip();
+                    img.write(base + off, d);
+                }
                 System.arraycopy(b, 0, model, (int) base + off, len);
             } else if (k < 7) {
                 img.writeZeroes(base + off, len);
@@ -88,6 +99,8 @@ class ConcurrentModelTest {
             } else if (k < 8) {
                 img.discard(base, cs);
                 Arrays.fill(model, (int) base, (int) base + cs, (byte) 0);
+            } else if (k < 9 && r.nextInt(8) == 0) {
+                img.flush();
             } else {
                 byte[] got = new byte[len];
                 img.read(base + off, got, 0, len);
