@@ -111,19 +111,22 @@ scan() {
     warm
     rm -rf "$STATE"
     o+=("$(wall "$QJ" batch --state-dir "$STATE" start dedup-compaction -p "dirs=$dir" -p dry-run=true --wait -q)")
-    # The job's own rate: bytes it hashed over the time its images took (no runtime start-up).
+    # The scan's own span, from the report: an image's work began duration-ms before its
+    # record was stored ("finished"); the runtime's start before the first image and the job's
+    # end after the last are left out.
     h+=("$("$QJ" batch --state-dir "$STATE" report 1 --output=json | python3 -c '
-import json, sys
+import json, sys, datetime
 rs = [json.loads(l) for l in sys.stdin if l.strip()]
-b = sum(r.get("bytes-scanned", 0) for r in rs); ms = sum(r.get("duration-ms", 0) for r in rs)
-print("%.0f" % (b / (ms / 1000) / 1e6 if ms else 0))')")
-    note "scan run $((i + 1)): cat ${c[-1]} s, dedup dry run ${o[-1]} s (${h[-1]} MB/s per image)"
+end = [datetime.datetime.fromisoformat(r["finished"].replace("Z", "+00:00")).timestamp() for r in rs]
+start = [e - r["duration-ms"] / 1000 for e, r in zip(end, rs)]
+print("%.3f" % (max(end) - min(start)))')")
+    note "scan run $((i + 1)): cat ${c[-1]} s, dedup dry run ${o[-1]} s wall, its scan ${h[-1]} s"
   done
-  local cm om
-  cm=$(printf '%s\n' "${c[@]}" | median); om=$(printf '%s\n' "${o[@]}" | median)
-  local hm
-  hm=$(printf '%s\n' "${h[@]}" | median)
-  ROWS+=("| dedup scan (dry run, SHA-256 of every data cluster) of 4 x 1 GiB images of random data vs \`cat\` of the same files (wall, s; MB/s) | $cm ($(awk -v b="$bytes" -v t="$cm" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s) | $om ($(awk -v b="$bytes" -v t="$om" 'BEGIN { printf "%.0f", b / t / 1e6 }') MB/s; per image, bytes hashed over the time the image took (two images run at once): $hm MB/s) | $(awk -v c="$cm" -v o="$om" 'BEGIN { printf "%.2f", c / o }') wall (target >= 0.7) |")
+  local cm om hm
+  cm=$(printf '%s\n' "${c[@]}" | median); om=$(printf '%s\n' "${o[@]}" | median); hm=$(printf '%s\n' "${h[@]}" | median)
+  rate() { awk -v b="$bytes" -v t="$1" 'BEGIN { printf "%.0f", b / t / 1e6 }'; }
+  ROWS+=("| dedup scan (dry run, SHA-256 of every data cluster) of 4 x 1 GiB images of random data vs \`cat\` of the same files: wall, s (MB/s) | $cm ($(rate "$cm") MB/s) | $om ($(rate "$om") MB/s) | $(awk -v c="$cm" -v o="$om" 'BEGIN { printf "%.2f", c / o }') (target >= 0.7) |")
+  ROWS+=("| the same, the scan's own rate: bytes over the span from the first image's start to the last image's end (no runtime start-up, no job bookkeeping after) | $cm ($(rate "$cm") MB/s) | $hm ($(rate "$hm") MB/s) | $(awk -v c="$cm" -v o="$hm" 'BEGIN { printf "%.2f", c / o }') (target >= 0.7) |")
   rm -rf "$dir"
 }
 

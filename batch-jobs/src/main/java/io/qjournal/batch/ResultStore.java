@@ -241,21 +241,25 @@ public final class ResultStore {
         List<StoredImage> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT image, result, leaks, corruptions, check_errors,"
                 + " dirty_journal, replayed, duration_ms, size_before, size_after, bytes_scanned, bytes_won, message,"
-                + " execution_id, host FROM " + IMAGES + " WHERE instance_id = ? ORDER BY finished, image")) {
+                + " execution_id, host, finished FROM " + IMAGES + " WHERE instance_id = ? ORDER BY finished, image")) {
             ps.setLong(1, instanceId);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     ImageRecord r = new ImageRecord(rs.getString(1), Finding.ofLabel(rs.getString(2)), rs.getLong(3),
                             rs.getLong(4), rs.getLong(5), rs.getBoolean(6), rs.getBoolean(7), rs.getLong(8),
                             rs.getLong(9), rs.getLong(10), rs.getLong(11), rs.getLong(12), rs.getString(13));
-                    out.add(new StoredImage(r, rs.getLong(14), rs.getString(15)));
+                    out.add(new StoredImage(r, rs.getLong(14), rs.getString(15), rs.getTimestamp(16)));
                 }
             }
         }
         return out;
     }
 
-    public record StoredImage(ImageRecord record, long executionId, String host) {
+    /**
+     * {@code finished}: when the record was stored, a few milliseconds after the image's work
+     * ended (its work began duration-ms before that).
+     */
+    public record StoredImage(ImageRecord record, long executionId, String host, Timestamp finished) {
     }
 
     /** An execution as qjournal recorded it (JBeret's tables hold its status). */

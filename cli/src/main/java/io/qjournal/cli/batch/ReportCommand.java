@@ -51,6 +51,7 @@ public final class ReportCommand implements Callable<Integer> {
                     var m = i.record().toJson(e.job());
                     m.put("execution", i.executionId());
                     m.put("host", i.host());
+                    m.put("finished", i.finished().toInstant().toString());
                     sb.append(ImageRecord.json(m)).append('\n');
                 }
                 System.out.print(sb);

@@ -65,6 +65,7 @@ class BatchSweepIT {
             }
             assertTrue(holder.isAlive(), "the qemu-io holding locked.qcow2 exited: " + Files.readString(holderLog));
 
+            java.time.Instant before = java.time.Instant.now();
             BatchTools.Run sweep = BatchTools.qj(env, "batch", "start", "integrity-sweep", "-p", "dirs=" + dir,
                     "-p", "threads=2", "--wait");
             assertEquals(2, sweep.exitCode(), "worst finding CORRUPT\n" + sweep.stdout() + sweep.stderr());
@@ -77,9 +78,11 @@ class BatchSweepIT {
                 Path p = dir.resolve(name).toRealPath();
                 Map<String, String> r = report.get(p.toString());
                 assertTrue(r != null, "no record for " + p);
-                for (String key : new String[] {"image", "result", "leaks", "corruptions", "duration-ms"}) {
+                for (String key : new String[] {"image", "result", "leaks", "corruptions", "duration-ms", "finished"}) {
                     assertTrue(r.containsKey(key), key + " missing in " + r);
                 }
+                java.time.Instant finished = java.time.Instant.parse(r.get("finished"));
+                assertTrue(!finished.isBefore(before) && !finished.isAfter(java.time.Instant.now()), "finished " + finished);
                 QemuTools.JsonResult q = qemu.get(name);
                 String expected = switch (q.result().exitCode()) {
                     case 0 -> "CLEAN";
