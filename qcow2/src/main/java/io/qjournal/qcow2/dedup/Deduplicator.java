@@ -29,7 +29,7 @@ final class Deduplicator {
     /** Read and hashed ahead of the in-order decisions at most: bounds the hashes held. */
     private static final long WINDOW_BYTES = 64L << 20;
     /** Buffers the direct reader fills ahead of the hashing threads (see {@link HashPipeline}). */
-    private static final int BUFFERS = 4;
+    private static final int BUFFERS = 6;
 
     private final Maintenance m;
     private final Stats stats;
