@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.qjournal.qcow2.BlockDevice;
 import io.qjournal.qcow2.CreateOptions;
 import io.qjournal.qcow2.Qcow2Image;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,18 +83,9 @@ class BenchFlushPointsTest {
     }
 
     private static String run(String... args) {
-        PrintStream oldErr = System.err;
-        PrintStream oldOut = System.out;
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-            assertEquals(0, Main.run(args), () -> e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(oldErr);
-            System.setOut(oldOut);
-        }
-        return e.toString(StandardCharsets.UTF_8);
+        InProcess r = InProcess.run(args);
+        assertEquals(0, r.rc(), r.err());
+        return r.err();
     }
 
     /** A disk that records the order of writes and flushes (the scheduler is what is tested). */

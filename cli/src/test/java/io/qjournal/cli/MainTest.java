@@ -3,9 +3,6 @@ package io.qjournal.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /** Bad command lines give one line on stderr and exit status 1, without touching any file. */
@@ -14,18 +11,9 @@ class MainTest {
     private int rc;
 
     private void run(String... args) {
-        PrintStream oldErr = System.err;
-        PrintStream oldOut = System.out;
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-            rc = Main.run(args);
-        } finally {
-            System.setErr(oldErr);
-            System.setOut(oldOut);
-        }
-        err = e.toString(StandardCharsets.UTF_8);
+        InProcess r = InProcess.run(args);
+        rc = r.rc();
+        err = r.err();
     }
 
     private void assertOneLineError(String contains) {
