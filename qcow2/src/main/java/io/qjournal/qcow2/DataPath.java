@@ -233,7 +233,9 @@ final class DataPath {
             long start = offset & ~(long) (cs - 1);
             int co = (int) (offset - start);
             int n = Math.min(len, cs - co);
-            if (!ext && (n < len || co == 0 && n == cs)) {
+            if (!ext) {
+                // Runs of clusters, and single ones written in part, straight from the buffer:
+                // a 4 KiB guest write into a new cluster costs no heap copy and no allocation.
                 int done = writeRun(start, co, source, off, len);
                 if (done > 0) {
                     offset += done;

@@ -67,14 +67,15 @@ class DeferredDataWriteTest {
     }
 
     /**
-     * 4 KiB into a fresh 64 KiB cluster takes the per-cluster path, 128 KiB the run path; with
-     * a journal, writes of 64 KiB or less may travel inside the transaction instead.
+     * At 4 MiB the L2 table exists (the first write made it) and the write goes straight from
+     * the buffer; at 768 MiB the table is new and the write takes the per-cluster path. With a
+     * journal, writes of 64 KiB or less may travel inside the transaction instead.
      */
-    @ParameterizedTest(name = "journal {0}, {1} bytes")
-    @CsvSource({"false, 4096", "false, 131072", "true, 131072"})
-    void aFlushWaitsForDataWrittenOutsideTheLock(boolean journal, int size) throws Exception {
+    @ParameterizedTest(name = "journal {0}, {1} bytes at MiB {2}")
+    @CsvSource({"false, 4096, 4", "false, 131072, 4", "false, 4096, 768", "true, 131072, 4", "true, 131072, 768"})
+    void aFlushWaitsForDataWrittenOutsideTheLock(boolean journal, int size, long mib) throws Exception {
         MemoryStorage mem = new MemoryStorage("held.qcow2");
-        Qcow2Image.create(mem, new CreateOptions().size(16L << 20));
+        Qcow2Image.create(mem, new CreateOptions().size(1L << 30));
         HeldDataWrite held = new HeldDataWrite(mem);
         OpenOptions oo = journal ? OpenOptions.readWrite().journal(JournalOptions.defaults()) : OpenOptions.readWrite();
         byte[] data = new byte[size];
@@ -85,7 +86,7 @@ class DeferredDataWriteTest {
             held.order.set("");
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                 try {
-                    img.write(4L << 20, ByteBuffer.allocateDirect(size).put(data).flip());
+                    img.write(mib << 20, ByteBuffer.allocateDirect(size).put(data).flip());
                 } catch (IOException e) {
                     throw new RuntimeException(e);
                 }
@@ -109,7 +110,7 @@ class DeferredDataWriteTest {
             flusher.get(10, TimeUnit.SECONDS);
             assertTrue(held.order.get().startsWith("data flush"), held.order.get());
             byte[] back = new byte[size];
-            img.read(4L << 20, back, 0, back.length);
+            img.read(mib << 20, back, 0, back.length);
             assertArrayEquals(data, back);
         }
         CheckResult r = ImageChecker.check(mem, RepairMode.NONE);
