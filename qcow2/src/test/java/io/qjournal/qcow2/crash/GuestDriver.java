@@ -10,6 +10,7 @@ final class GuestDriver {
     private final PowerLossStorage storage;
     private final GuestModel model;
     private final int clusterSize;
+    private int writes;
 
     GuestDriver(Qcow2Image img, PowerLossStorage storage, GuestModel model) {
         this.img = img;
@@ -32,11 +33,19 @@ final class GuestDriver {
 
     // A write that fails may still have landed in part: it is recorded either way (in flight).
 
+    /**
+     * Every other write comes from a direct buffer, as the daemon's and bench's do: that path
+     * writes straight from the buffer and leaves fresh clusters' data for after the lock.
+     */
     void write(long offset, byte[] data) throws IOException {
         int start = storage.opCount();
         boolean ok = false;
         try {
-            img.write(offset, data, 0, data.length);
+            if ((writes++ & 1) == 1) {
+                img.write(offset, java.nio.ByteBuffer.allocateDirect(data.length).put(data).flip());
+            } else {
+                img.write(offset, data, 0, data.length);
+            }
             ok = true;
         } finally {
             record(ok, new GuestModel.Op(GuestModel.Kind.WRITE, offset, data.length, data.clone(), start,
