@@ -49,7 +49,12 @@ public final class CrashChild {
             for (int i = 0; i < MAX_OPS; i++) {
                 Object[] op = op(seed, i);
                 byte[] data = (byte[]) op[1];
-                img.write((Long) op[0], data, 0, data.length);
+                if ((i & 1) == 1) {
+                    // The daemon's path: straight from a direct buffer, fresh data after the lock.
+                    img.write((Long) op[0], ByteBuffer.allocateDirect(data.length).put(data).flip());
+                } else {
+                    img.write((Long) op[0], data, 0, data.length);
+                }
                 if ((i + 1) % interval == 0) {
                     img.flush();
                     // The side file survives SIGKILL in the page cache; stdout is a second witness.
