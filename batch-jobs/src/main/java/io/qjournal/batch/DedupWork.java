@@ -38,12 +38,12 @@ final class DedupWork {
                     : dirty ? Finding.DIRTY_JOURNAL
                     : c.leaks() != 0 ? Finding.LEAKS : Finding.CLEAN;
             return new ImageRecord(image.toString(), f, c.leaks(), c.corruptions(), c.checkErrors(), dirty, false,
-                    ImageWork.ms(t0), r.sizeBefore(), r.sizeAfter(), r.bytesHashed(), r.bytesWon(),
+                    ImageWork.ms(t0), r.sizeBefore(), r.sizeAfter(), r.bytesFingerprinted(), r.bytesWon(),
                     ImageWork.trim(skipped.isEmpty() ? "" : "skipped: " + skipped));
         } catch (ImageInUseException e) {
             // Someone took the image between the compaction and the check: the compaction stands.
             return new ImageRecord(image.toString(), Finding.IN_USE, 0, 0, 0, false, false, ImageWork.ms(t0),
-                    r.sizeBefore(), r.sizeAfter(), r.bytesHashed(), r.bytesWon(), ImageWork.trim(e.getMessage()));
+                    r.sizeBefore(), r.sizeAfter(), r.bytesFingerprinted(), r.bytesWon(), ImageWork.trim(e.getMessage()));
         } catch (IOException | RuntimeException e) {
             return ImageWork.failed(image, size, t0, false, e);
         }

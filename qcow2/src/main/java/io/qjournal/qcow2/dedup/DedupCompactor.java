@@ -38,11 +38,12 @@ public final class DedupCompactor {
 
     /**
      * Sizes are qemu-img's actual-size (bytes the file occupies on disk); in a dry run
-     * {@code sizeAfter} is the estimate. {@code bytesWon}: clusters freed by sharing and
+     * {@code sizeAfter} is the estimate. {@code bytesFingerprinted}: bytes of non-zero candidate
+     * clusters scanned (SHA-256 is computed only for the kept clusters). {@code bytesWon}: clusters freed by sharing and
      * zeroing, times the cluster size. {@code skipped}: what was left alone, and why.
      */
     public record Result(long sizeBefore, long sizeAfter, long clustersScanned, long duplicateClusters,
-                         long zeroClusters, long movedClusters, long bytesHashed, long bytesWon,
+                         long zeroClusters, long movedClusters, long bytesFingerprinted, long bytesWon,
                          List<String> skipped) {
     }
 
@@ -106,7 +107,7 @@ public final class DedupCompactor {
             sizeAfter = Maintenance.allocatedBytes(image);
         }
         return new Result(sizeBefore, sizeAfter, stats.clustersScanned, stats.duplicateClusters,
-                stats.zeroClusters, stats.movedClusters, stats.bytesHashed, stats.bytesWon, skippedList(stats));
+                stats.zeroClusters, stats.movedClusters, stats.bytesFingerprinted, stats.bytesWon, skippedList(stats));
     }
 
     /**
@@ -152,6 +153,10 @@ public final class DedupCompactor {
         }
         if (s.refcountFull > 0) {
             out.add(s.refcountFull + " duplicates not shared: the refcount width cannot count another reference");
+        }
+        if (s.fingerprintCollisions > 0) {
+            out.add(s.fingerprintCollisions + " clusters not shared: their fingerprint matched an earlier cluster"
+                    + " whose bytes differ");
         }
         out.addAll(s.skipped);
         return List.copyOf(out);

@@ -13,25 +13,26 @@ import java.util.BitSet;
 import java.util.List;
 
 /**
- * The sharing pass: hashes every allocated, uncompressed data cluster of the active tables that
- * only the active view references (refcount 1), in host order so the file is read in
+ * The sharing pass: fingerprints every allocated, uncompressed data cluster of the active tables
+ * that only the active view references (refcount 1), in host order so the file is read in
  * large sequential runs; points duplicates at the first cluster with the same bytes (as internal
  * snapshots share clusters: refcount + 1, COPIED cleared) and turns all-zero clusters into zero
  * or unallocated clusters. Every change joins the open journal transaction.
  */
 final class Deduplicator {
     /**
-     * One read of a hashing thread: small enough to stay in the core's cache between the
-     * kernel's copy and the hash (8 MiB reads hashed by another thread ran at half the speed),
-     * and at least one cluster.
+     * One read through the page cache: small enough to stay in the core's cache between the
+     * kernel's copy and the fingerprint, and at least one cluster.
      */
     private static final int CHUNK_BYTES = 256 << 10;
-    /** Read and hashed ahead of the in-order decisions at most: bounds the hashes held. */
+    /** Read ahead of the in-order decisions at most: bounds the fingerprints held. */
     private static final long WINDOW_BYTES = 64L << 20;
-    /** Buffers the direct reader fills ahead of the hashing threads (see {@link HashPipeline}). */
+    /** Buffers the direct reader fills ahead of the fingerprinting threads (see {@link HashPipeline}). */
     private static final int BUFFERS = 6;
 
     private final Maintenance m;
+    /** The kept clusters' SHA-256 for the dedup index (only the decider thread uses it). */
+    private final MessageDigest sha = sha256();
     private final Stats stats;
     private final DedupCompactor.Progress progress;
     private final boolean dryRun;
@@ -177,46 +178,47 @@ final class Deduplicator {
         direct = DirectReader.open(m.storage(), cs);
         int chunkBytes = Math.max(cs, direct != null ? DirectReader.CHUNK_BYTES : CHUNK_BYTES);
         List<int[]> chunks = runs(chunkBytes);
-        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        // Fingerprints cost little CPU: two threads keep up with any device here.
+        int threads = Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
         int window = (int) Math.max(2, WINDOW_BYTES / chunkBytes);
         try (HashPipeline hashes = new HashPipeline(m.storage(), direct, hosts, chunks, cb, chunkBytes, threads,
                 BUFFERS, window, canZero)) {
             ByteBuffer mine = aligned(cs);
             ByteBuffer other = aligned(cs);
-            LongLongMap firstByHash = new LongLongMap(Math.min(n, 1 << 20));
+            LongLongMap firstByPrint = new LongLongMap(Math.min(n, 1 << 20));
             BitSet inserted = new BitSet();
             long reported = 0;
             for (int c = 0; c < chunks.size(); c++) {
                 int first = chunks.get(c)[0];
                 int end = chunks.get(c)[1];
-                byte[][] chunk = hashes.take(c);
+                HashPipeline.Chunk chunk = hashes.take(c);
                 for (int k = first; k < end; k++) {
                     stats.clustersScanned++;
-                    byte[] hash = chunk[k - first];
-                    if (hash == null) {
+                    if (chunk.zero()[k - first]) {
                         zero(guests[k], hosts[k]);
                         continue;
                     }
-                    stats.bytesHashed += cs;
-                    long key = ByteBuffer.wrap(hash).getLong();
+                    stats.bytesFingerprinted += cs;
+                    long key = chunk.fingerprints()[k - first];
                     if (key == LongLongMap.ABSENT) {
                         key = 0;
                     }
-                    long firstSeen = firstByHash.get(key);
+                    long firstSeen = firstByPrint.get(key);
                     if (firstSeen == LongLongMap.ABSENT) {
-                        firstByHash.put(key, k);
+                        firstByPrint.put(key, k);
                         continue;
                     }
-                    // Equal prefixes are not proof: only equal bytes are shared.
+                    // Equal fingerprints are not proof: only equal bytes are shared.
                     int f = (int) firstSeen;
                     if (!sameBytes(hosts[k], hosts[f], mine, other)) {
+                        stats.fingerprintCollisions++;
                         continue;
                     }
-                    if (share(k, f, hash, !inserted.get(f))) {
+                    if (share(k, f, other, !inserted.get(f))) {
                         inserted.set(f);
                     } else {
                         // f counts all its refcount width holds: later duplicates share with k.
-                        firstByHash.put(key, k);
+                        firstByPrint.put(key, k);
                     }
                 }
                 stats.bytesScanned += (long) (end - first) << cb;
@@ -266,7 +268,7 @@ final class Deduplicator {
      * Points the duplicate (candidate d) at the kept cluster (candidate k); false when the
      * kept cluster's refcount is at the most its width can count.
      */
-    private boolean share(int d, int k, byte[] hash, boolean firstShare) throws IOException {
+    private boolean share(int d, int k, ByteBuffer kept, boolean firstShare) throws IOException {
         long kc = hosts[k] >>> cb;
         long rc = m.refcounts().get(kc) + (dryRun ? stats.refDelta(kc) : 0);
         if (Long.compareUnsigned(rc, maxRefcount) >= 0) {
@@ -294,8 +296,10 @@ final class Deduplicator {
         m.release(hosts[d], 1);
         if (firstShare) {
             // Shared clusters are never written in place (any write copies them first), so the
-            // hash stays true for as long as the cluster is shared.
-            m.dedupEntry(true, hash, hosts[k]);
+            // hash stays true for as long as the cluster is shared. Only here is SHA-256 needed:
+            // once per kept cluster, not for every cluster scanned.
+            sha.update(kept.duplicate().position(0).limit(cs));
+            m.dedupEntry(true, sha.digest(), hosts[k]);
         }
         commitIfFull();
         return true;

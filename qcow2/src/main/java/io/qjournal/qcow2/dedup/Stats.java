@@ -9,7 +9,7 @@ final class Stats {
     long duplicateClusters;
     long zeroClusters;
     long movedClusters;
-    long bytesHashed;
+    long bytesFingerprinted;
     long bytesScanned;
     long bytesWon;
     long compressed;
@@ -17,6 +17,8 @@ final class Stats {
     long partial;
     long inconsistent;
     long refcountFull;
+    /** Clusters whose fingerprint matched an earlier cluster's although their bytes differ. */
+    long fingerprintCollisions;
     final List<String> skipped = new ArrayList<>();
 
     /** Dry run only: refcount changes per host cluster index the real run would make. */

@@ -46,6 +46,91 @@ class DedupCompactorTest {
         assertClean(img);
     }
 
+    /**
+     * Two different clusters with the same fingerprint (made by flipping bits whose effects on
+     * both CRCs cancel): neither is shared with the other, the real twin still is.
+     */
+    @Test
+    void aFingerprintCollisionIsNeverShared() throws Exception {
+        byte[] a = new byte[65536];
+        new Random(11).nextBytes(a);
+        byte[] b = collidingTwin(a);
+        assertTrue(!Arrays.equals(a, b), "premise: different bytes");
+        assertEquals(print(a), print(b), "premise: same fingerprint");
+        Path img = dir.resolve("collision.qcow2");
+        Qcow2Image.create(img, new CreateOptions().size(16L << 20).clusterSize(65536));
+        try (Qcow2Image i = Qcow2Image.open(img, OpenOptions.readWrite())) {
+            i.write(0, a, 0, a.length);
+            i.write(1 << 20, b, 0, b.length);
+            i.write(2 << 20, a, 0, a.length);
+        }
+        byte[] before = contents(img);
+        DedupCompactor.Result r = DedupCompactor.run(img, new DedupCompactor.Options(false), null);
+        assertEquals(1, r.duplicateClusters(), r.toString());
+        assertTrue(r.skipped().contains("1 clusters not shared: their fingerprint matched an earlier cluster"
+                + " whose bytes differ"), r.toString());
+        assertArrayEquals(before, contents(img), "guest contents");
+        assertClean(img);
+    }
+
+    private static long print(byte[] cluster) {
+        return HashPipeline.fingerprint(java.nio.ByteBuffer.wrap(cluster), new java.util.zip.CRC32C(),
+                new java.util.zip.CRC32());
+    }
+
+    /**
+     * Both CRCs are affine in the bits: flipping a set of bits changes the fingerprint by the XOR
+     * of what each flip alone changes. Among 96 single-bit effects (64-bit vectors) some nonempty
+     * subset XORs to zero; Gaussian elimination finds it.
+     */
+    private static byte[] collidingTwin(byte[] a) {
+        int bits = 96;
+        long base = print(a);
+        long[] rows = new long[bits];
+        java.math.BigInteger[] sets = new java.math.BigInteger[bits];
+        for (int i = 0; i < bits; i++) {
+            byte[] t = a.clone();
+            t[1000 + i / 8] ^= (byte) (1 << (i % 8));
+            rows[i] = print(t) ^ base;
+            sets[i] = java.math.BigInteger.ONE.shiftLeft(i);
+        }
+        int rank = 0;
+        for (int bit = 63; bit >= 0 && rank < bits; bit--) {
+            int pivot = -1;
+            for (int r = rank; r < bits; r++) {
+                if ((rows[r] >>> bit & 1) != 0) {
+                    pivot = r;
+                    break;
+                }
+            }
+            if (pivot < 0) {
+                continue;
+            }
+            long tr = rows[pivot];
+            rows[pivot] = rows[rank];
+            rows[rank] = tr;
+            java.math.BigInteger ts = sets[pivot];
+            sets[pivot] = sets[rank];
+            sets[rank] = ts;
+            for (int r = 0; r < bits; r++) {
+                if (r != rank && (rows[r] >>> bit & 1) != 0) {
+                    rows[r] ^= rows[rank];
+                    sets[r] = sets[r].xor(sets[rank]);
+                }
+            }
+            rank++;
+        }
+        // Rows past the rank are zero vectors: their sets of flips leave the fingerprint alone.
+        java.math.BigInteger flips = sets[bits - 1];
+        byte[] b = a.clone();
+        for (int i = 0; i < bits; i++) {
+            if (flips.testBit(i)) {
+                b[1000 + i / 8] ^= (byte) (1 << (i % 8));
+            }
+        }
+        return b;
+    }
+
     /** 4 KiB clusters, seeded random mix of unique, repeated and zero clusters and holes. */
     @Test
     void randomMixKeepsContents() throws Exception {
