@@ -94,7 +94,7 @@ final class HashPipeline implements AutoCloseable {
 
     /**
      * One chunk's clusters in file order: each one's fingerprint, and whether it is all zeros
-     * (only when zeros are checked; its fingerprint is then meaningless).
+     * (always false when zeros are not checked).
      */
     record Chunk(long[] fingerprints, boolean[] zero) {
     }
