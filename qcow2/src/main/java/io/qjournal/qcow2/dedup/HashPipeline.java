@@ -101,7 +101,8 @@ final class HashPipeline implements AutoCloseable {
 
     /**
      * Chunk {@code c}'s fingerprints, once read; {@code c} counts up from 0, and each chunk taken
-     * frees a place for one more to be read.
+     * frees a place for one more to be read. Once a worker has failed, every chunk not yet
+     * handed out throws its error: the scan stops there, and no worker is left to wait for.
      */
     Chunk take(int c) throws IOException {
         synchronized (lock) {
@@ -115,7 +116,7 @@ final class HashPipeline implements AutoCloseable {
             }
             Chunk out = ring[c % ring.length];
             if (out == null) {
-                // Chunks read before a failure are still handed out; this one never will be.
+                // Chunks published before the failure are still handed out; this one may never be.
                 throw rethrow(failure);
             }
             ring[c % ring.length] = null;
