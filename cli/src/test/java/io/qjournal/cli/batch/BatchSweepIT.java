@@ -3,6 +3,7 @@ package io.qjournal.cli.batch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qjournal.qcow2.testsupport.QemuLockHolder;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,13 +50,7 @@ class BatchSweepIT {
         kind.put("locked.qcow2", "IN-USE");
         Files.writeString(dir.resolve("notes.txt"), "not an image: the pattern leaves it out");
 
-        // The holder sleeps inside a command rather than waiting on stdin: it cannot quit on an
-        // end of input, and its output goes to a file the failure messages quote.
-        Path holderLog = tmp.resolve("holder.log");
-        Process holder = new ProcessBuilder("qemu-io", "-c", "sleep 600000", locked.toString())
-                .redirectErrorStream(true).redirectOutput(holderLog.toFile()).start();
-        try {
-            awaitLocked(locked);
+        try (QemuLockHolder holder = QemuLockHolder.start(locked, tmp.resolve("holder.log"))) {
             Map<String, QemuTools.JsonResult> qemu = new HashMap<>();
             Map<String, String> sums = new HashMap<>();
             for (String name : kind.keySet()) {
@@ -63,7 +58,7 @@ class BatchSweepIT {
                 qemu.put(name, QemuTools.qemuImgJson("check", p.toString()));
                 sums.put(name, BatchTools.sha256(p));
             }
-            assertTrue(holder.isAlive(), "the qemu-io holding locked.qcow2 exited: " + Files.readString(holderLog));
+            assertTrue(holder.isAlive(), "the qemu-io holding locked.qcow2 exited: " + holder.output());
 
             java.time.Instant before = java.time.Instant.now();
             BatchTools.Run sweep = BatchTools.qj(env, "batch", "start", "integrity-sweep", "-p", "dirs=" + dir,
@@ -126,20 +121,6 @@ class BatchSweepIT {
                 assertEquals(0, QemuTools.qemuImg("check", dir.resolve("leak-" + i + ".qcow2").toString()).exitCode());
             }
             assertEquals(sums.get("locked.qcow2"), BatchTools.sha256(locked), "the locked image was written");
-        } finally {
-            holder.destroyForcibly().waitFor();
         }
-    }
-
-    /** qemu-io has opened the image once qemu-img can no longer take its lock. */
-    static void awaitLocked(Path img) throws InterruptedException {
-        for (int i = 0; i < 600; i++) {
-            QemuTools.Result r = QemuTools.qemuImg("check", img.toString());
-            if (r.exitCode() != 0 && r.stderr().contains("lock")) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("qemu-io never took the lock on " + img);
     }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qjournal.qcow2.storage.ImageInUseException;
+import io.qjournal.qcow2.testsupport.QemuLockHolder;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -367,36 +368,12 @@ class DedupCompactorIT {
     void lockedImageIsInUseAndUntouched() throws Exception {
         Path img = knownImage("locked.qcow2", "");
         String sha = DedupImages.sha256(img);
-        // The holder sleeps inside a command rather than waiting on stdin: it cannot quit on an
-        // end of input, and its output goes to a file the failure message quotes.
-        Path log = dir.resolve("qemu-io.log");
-        Process qemuIo = new ProcessBuilder("qemu-io", "-f", "qcow2", "-c", "sleep 600000", img.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            waitUntilLocked(img, qemuIo, log);
+        try (QemuLockHolder holder = QemuLockHolder.start(img, dir.resolve("qemu-io.log"))) {
             assertThrows(ImageInUseException.class,
                     () -> DedupCompactor.run(img, new DedupCompactor.Options(false), null));
             assertThrows(ImageInUseException.class,
                     () -> DedupCompactor.run(img, new DedupCompactor.Options(true), null));
-        } finally {
-            qemuIo.destroy();
-            if (!qemuIo.waitFor(10, TimeUnit.SECONDS)) {
-                qemuIo.destroyForcibly();
-            }
         }
         assertEquals(sha, DedupImages.sha256(img), "a locked image must not be touched");
-    }
-
-    private static void waitUntilLocked(Path img, Process qemuIo, Path log) throws Exception {
-        for (int i = 0; i < 400; i++) {
-            if (!qemuIo.isAlive()) {
-                throw new AssertionError("qemu-io exited early: " + Files.readString(log));
-            }
-            if (QemuTools.qemuImg("info", img.toString()).exitCode() != 0) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("qemu-io never took its lock on " + img);
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
+import io.qjournal.qcow2.testsupport.QemuLockHolder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -97,19 +98,7 @@ class LockingIT {
     }
 
     private static void waitUntilLocked(Path img, Process qemuIo) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (System.nanoTime() < deadline) {
-            if (!qemuIo.isAlive()) {
-                Path log = img.resolveSibling(img.getFileName() + ".qemu-io.log");
-                throw new AssertionError("qemu-io exited early with status " + qemuIo.exitValue()
-                        + (java.nio.file.Files.exists(log) ? ": " + java.nio.file.Files.readString(log) : ""));
-            }
-            if (Qemu.imgResult("info", img.toString()).exit() != 0) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("qemu-io (pid " + qemuIo.pid() + ") never took its lock on " + img);
+        QemuLockHolder.awaitWriteLock(img, qemuIo, img.resolveSibling(img.getFileName() + ".qemu-io.log"));
     }
 
     private static void stop(Process p) throws Exception {
