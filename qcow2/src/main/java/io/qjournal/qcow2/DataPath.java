@@ -17,10 +17,10 @@ import java.util.List;
  * its lock around every call (read lock for reads, write lock for the rest).
  */
 final class DataPath {
-    private static final int UNALLOC = 0;
-    private static final int ZERO = 1;
-    private static final int DATA = 2;
-    private static final int COMPRESSED = 3;
+    static final int UNALLOC = 0;
+    static final int ZERO = 1;
+    static final int DATA = 2;
+    static final int COMPRESSED = 3;
 
     private final Qcow2Image image;
     private final Storage storage;
@@ -34,6 +34,8 @@ final class DataPath {
     /** Set, and {@link #deferred} used, only under the image's write lock. */
     private boolean deferring;
     private final java.util.ArrayList<DeferredWrite> deferred = new java.util.ArrayList<>();
+    private final ZeroesAndDiscard zeroes;
+    private final ClusterStatus status;
     private long compressedCursor;
     private long cachedCompressedEntry = -1;
     private byte[] cachedCompressed;
@@ -48,6 +50,8 @@ final class DataPath {
         this.ext = map.extended();
         this.scSize = ext ? cs / 32 : cs;
         this.version = image.header().version();
+        this.zeroes = new ZeroesAndDiscard(image, this);
+        this.status = new ClusterStatus(image, this);
     }
 
     // ---- reads ----
@@ -88,7 +92,8 @@ final class DataPath {
         }
     }
 
-    private int state(long entry, long bitmap, int sc) {
+    /** The state (UNALLOC, ZERO, DATA, COMPRESSED) of subcluster {@code sc} of a cluster. */
+    int state(long entry, long bitmap, int sc) {
         if (L2Entry.isCompressed(entry)) {
             return COMPRESSED;
         }
@@ -174,7 +179,7 @@ final class DataPath {
                     offset += done;
                     off += done;
                     len -= done;
-                    image.commitIfTransactionFull();
+                    image.writeback().commitIfTransactionFull();
                     continue;
                 }
             }
@@ -182,7 +187,7 @@ final class DataPath {
             offset += n;
             off += n;
             len -= n;
-            image.commitIfTransactionFull();
+            image.writeback().commitIfTransactionFull();
         }
     }
 
@@ -241,7 +246,7 @@ final class DataPath {
                     offset += done;
                     off += done;
                     len -= done;
-                    image.commitIfTransactionFull();
+                    image.writeback().commitIfTransactionFull();
                     continue;
                 }
             }
@@ -251,7 +256,7 @@ final class DataPath {
             offset += n;
             off += n;
             len -= n;
-            image.commitIfTransactionFull();
+            image.writeback().commitIfTransactionFull();
         }
     }
 
@@ -450,7 +455,7 @@ final class DataPath {
     static final int JOURNALLED_DATA_MAX = 64 << 10;
 
     /** The L2 table for a guest offset, allocated or copied (if shared) so it can be changed. */
-    private CachedTable tableForWrite(long guest) throws IOException {
+    CachedTable tableForWrite(long guest) throws IOException {
         int l1i = map.l1Index(guest);
         CachedTable t = map.table(l1i);
         if (t == null) {
@@ -465,13 +470,13 @@ final class DataPath {
             CachedTable copy = new CachedTable(off, t.data().clone());
             copy.markDirty();
             map.setTable(l1i, copy);
-            image.release(t.offset(), 1);
+            image.writeback().release(t.offset(), 1);
             t = copy;
         }
         return t;
     }
 
-    private void writeChunk(long start, int co, byte[] buf, int off, int n) throws IOException {
+    void writeChunk(long start, int co, byte[] buf, int off, int n) throws IOException {
         CachedTable t = tableForWrite(start);
         int l2i = map.l2Index(start);
         long entry = map.entry(t, l2i);
@@ -587,7 +592,7 @@ final class DataPath {
         // The guest's bytes must be durable before the mapping that exposes them.
         image.needDataBarrier();
         map.setEntry(t, l2i, newHost | L2Entry.COPIED, 0);
-        image.release(src, 1);
+        image.writeback().release(src, 1);
         if (refcounts.get(src >>> clusterBits) == 0) {
             refcounts.reserveUntilCheckpoint(src >>> clusterBits);
         }
@@ -626,7 +631,7 @@ final class DataPath {
         }
         image.needDataBarrier();
         if (jw.dropCopiesInto(host, cs)) {
-            image.commitNow();
+            image.writeback().flush();
         }
     }
 
@@ -645,19 +650,19 @@ final class DataPath {
         storage.write(host + from, c, 0, c.length);
     }
 
-    private static int subclusterMask(int s0, int s1) {
+    static int subclusterMask(int s0, int s1) {
         long m = ((1L << (s1 + 1)) - 1) & ~((1L << s0) - 1);
         return (int) m;
     }
 
-    private void releaseOld(long entry) throws IOException {
+    void releaseOld(long entry) throws IOException {
         if (L2Entry.isCompressed(entry)) {
             long host = L2Entry.compressedHostOffset(entry, clusterBits);
             long from = (host & ~511L) >>> clusterBits;
             long to = ((host & ~511L) + (long) L2Entry.compressedSectors(entry, clusterBits) * 512 - 1) >>> clusterBits;
-            image.release(from << clusterBits, to - from + 1);
+            image.writeback().release(from << clusterBits, to - from + 1);
         } else if (L2Entry.hostOffset(entry) != 0) {
-            image.release(L2Entry.hostOffset(entry), 1);
+            image.writeback().release(L2Entry.hostOffset(entry), 1);
         }
     }
 
@@ -695,174 +700,18 @@ final class DataPath {
         return start;
     }
 
-    // ---- zeroes and discard ----
+    // ---- zeroes, discard, status (ZeroesAndDiscard, ClusterStatus) and preallocation ----
 
     void writeZeroes(long offset, long len) throws IOException {
-        while (len > 0) {
-            long start = offset & ~(long) (cs - 1);
-            int co = (int) (offset - start);
-            int n = (int) Math.min(len, cs - co);
-            zeroChunk(start, co, n);
-            offset += n;
-            len -= n;
-            image.commitIfTransactionFull();
-        }
-    }
-
-    private void zeroChunk(long start, int co, int n) throws IOException {
-        if (version < 3) {
-            if (!readsZero(start)) {
-                writeChunk(start, co, new byte[n], 0, n);
-            }
-            return;
-        }
-        if (ext) {
-            int s0 = (co + scSize - 1) / scSize;
-            int s1 = (co + n) / scSize - 1;
-            CachedTable probe = map.table(map.l1Index(start));
-            long entry = probe == null ? 0 : map.entry(probe, map.l2Index(start));
-            if (s0 > s1 || L2Entry.isCompressed(entry)) {
-                if (!readsZero(start)) {
-                    writeChunk(start, co, new byte[n], 0, n);
-                }
-                return;
-            }
-            CachedTable t = tableForWrite(start);
-            int l2i = map.l2Index(start);
-            entry = map.entry(t, l2i);
-            long bitmap = map.bitmap(t, l2i);
-            map.validate(entry, bitmap, start);
-            int mask = subclusterMask(s0, s1);
-            if (mask == -1) {
-                map.setEntry(t, l2i, 0, L2Entry.bitmap(0, -1));
-                releaseOld(entry);
-            } else {
-                map.setEntry(t, l2i, entry, L2Entry.bitmap(L2Entry.allocBits(bitmap) & ~mask,
-                        L2Entry.zeroBits(bitmap) | mask));
-            }
-            int head = s0 * scSize - co;
-            int tail = co + n - (s1 + 1) * scSize;
-            if (head > 0) {
-                writeChunk(start, co, new byte[head], 0, head);
-            }
-            if (tail > 0) {
-                writeChunk(start, (s1 + 1) * scSize, new byte[tail], 0, tail);
-            }
-            return;
-        }
-        if (n < cs) {
-            if (!readsZero(start)) {
-                writeChunk(start, co, new byte[n], 0, n);
-            }
-            return;
-        }
-        CachedTable t = tableForWrite(start);
-        int l2i = map.l2Index(start);
-        long entry = map.entry(t, l2i);
-        map.validate(entry, 0, start);
-        L2Entry.Kind kind = L2Entry.kind(entry);
-        if ((kind == L2Entry.Kind.NORMAL || kind == L2Entry.Kind.ZERO_ALLOC) && L2Entry.isCopied(entry)) {
-            // Keep the allocation (QEMU without MAY_UNMAP): the flag makes it read as zeros.
-            map.setEntry(t, l2i, L2Entry.hostOffset(entry) | L2Entry.COPIED | L2Entry.ZERO, 0);
-        } else if (kind != L2Entry.Kind.ZERO_PLAIN) {
-            map.setEntry(t, l2i, L2Entry.ZERO, 0);
-            releaseOld(entry);
-        }
-    }
-
-    /** True when the whole cluster at {@code start} already reads as zeros without I/O. */
-    private boolean readsZero(long start) throws IOException {
-        CachedTable t = map.table(map.l1Index(start));
-        if (t == null) {
-            return image.backing() == null;
-        }
-        long entry = map.entry(t, map.l2Index(start));
-        long bitmap = map.bitmap(t, map.l2Index(start));
-        if (L2Entry.isCompressed(entry)) {
-            return false;
-        }
-        for (int sc = 0; sc < cs / scSize; sc++) {
-            int st = state(entry, bitmap, sc);
-            if (st == DATA || (st == UNALLOC && image.backing() != null)) {
-                return false;
-            }
-        }
-        return true;
+        zeroes.writeZeroes(offset, len);
     }
 
     void discard(long offset, long len) throws IOException {
-        long first = (offset + cs - 1) & ~(long) (cs - 1);
-        long end = offset + len == image.size() ? offset + len : (offset + len) & ~(long) (cs - 1);
-        for (long start = first; start < end; start += cs) {
-            CachedTable t = map.table(map.l1Index(start));
-            if (t == null && image.backing() == null) {
-                start = ((start >>> (clusterBits + map.l2Bits())) + 1 << (clusterBits + map.l2Bits())) - cs;
-                continue;
-            }
-            t = tableForWrite(start);
-            int l2i = map.l2Index(start);
-            long entry = map.entry(t, l2i);
-            long bitmap = map.bitmap(t, l2i);
-            map.validate(entry, bitmap, start);
-            boolean allocated = L2Entry.isCompressed(entry) || L2Entry.hostOffset(entry) != 0;
-            if (!allocated && image.backing() == null) {
-                continue;
-            }
-            if (ext) {
-                map.setEntry(t, l2i, 0, L2Entry.bitmap(0, -1));
-            } else {
-                map.setEntry(t, l2i, version >= 3 ? L2Entry.ZERO : 0, 0);
-            }
-            releaseOld(entry);
-            image.commitIfTransactionFull();
-        }
+        zeroes.discard(offset, len);
     }
-
-    // ---- status and preallocation ----
 
     BlockStatus blockStatus(long offset, long maxLen) throws IOException {
-        long[] first = statusAt(offset);
-        long pos = (offset / scSize + 1) * scSize;
-        long end = offset + maxLen;
-        while (pos < end) {
-            long[] s = statusAt(pos);
-            if (s[0] != first[0]) {
-                break;
-            }
-            boolean mapped = first[1] >= 0;
-            if (mapped != (s[1] >= 0) || (mapped && s[1] != first[1] + (pos - offset))) {
-                break;
-            }
-            pos += s[2];
-        }
-        long length = Math.min(pos, end) - offset;
-        int st = (int) first[0];
-        long host = first[1];
-        boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
-        return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED, host,
-                st == COMPRESSED);
-    }
-
-    /** {state, host offset of pos or -1, bytes to the end of this unit}. */
-    private long[] statusAt(long pos) throws IOException {
-        int l1i = map.l1Index(pos);
-        CachedTable t = map.table(l1i);
-        if (t == null) {
-            long l2Span = 1L << (clusterBits + map.l2Bits());
-            return new long[] {UNALLOC, -1, l2Span - (pos & (l2Span - 1))};
-        }
-        long start = pos & ~(long) (cs - 1);
-        int l2i = map.l2Index(pos);
-        long entry = map.entry(t, l2i);
-        long bitmap = map.bitmap(t, l2i);
-        map.validate(entry, bitmap, start);
-        int inCluster = (int) (pos - start);
-        int st = state(entry, bitmap, inCluster / scSize);
-        long host = L2Entry.hostOffset(entry);
-        // As QEMU: the host offset is valid whenever the cluster has one (data, zero-allocated,
-        // unallocated subclusters of an allocated cluster), never for compressed clusters.
-        long h = st != COMPRESSED && host != 0 ? host + inCluster : -1;
-        return new long[] {st, h, scSize - (inCluster % scSize)};
+        return status.blockStatus(offset, maxLen);
     }
 
     /** preallocation=metadata: every cluster gets an L2 entry and a host cluster, contiguous. */
@@ -880,8 +729,8 @@ final class DataPath {
                 map.setEntry(t, i, (host + ((long) i << clusterBits)) | L2Entry.COPIED, bitmap);
             }
             lastEnd = Math.max(lastEnd, host + ((long) n << clusterBits));
-            image.writebackIfCacheFull();
-            image.commitIfTransactionFull();
+            image.writeback().writebackIfCacheFull();
+            image.writeback().commitIfTransactionFull();
         }
         if (storage.size() < lastEnd) {
             storage.truncate(lastEnd);

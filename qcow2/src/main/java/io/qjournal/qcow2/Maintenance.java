@@ -79,7 +79,7 @@ public final class Maintenance implements AutoCloseable {
      * waits for the flush that makes the dropped references durable.
      */
     public void release(long hostOffset, long count) throws IOException {
-        image.release(hostOffset, count);
+        image.writeback().release(hostOffset, count);
     }
 
     /**
@@ -88,7 +88,7 @@ public final class Maintenance implements AutoCloseable {
      */
     public void moveRefcountBlock(long from, long to) throws IOException {
         image.refcounts().moveBlock(from, to);
-        image.release(from, 1);
+        image.writeback().release(from, 1);
     }
 
     /** Adds a dedup index entry to the open transaction (ignored without a journal). */
@@ -128,7 +128,7 @@ public final class Maintenance implements AutoCloseable {
                 image.storage().flush();
             }
         }
-        image.commitNow();
+        image.writeback().flush();
     }
 
     /** True while the caches hold changes no commit has taken yet. */

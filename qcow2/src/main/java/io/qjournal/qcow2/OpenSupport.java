@@ -81,7 +81,7 @@ final class OpenSupport {
             case "raw":
                 return RawImage.open(backing);
             case "qcow2":
-                return Qcow2Image.openChained(backing, OpenOptions.readOnly().lock(false), depth + 1);
+                return ImageOpener.open(backing, OpenOptions.readOnly().lock(false), depth + 1);
             default:
                 throw new Qcow2Exception(file, "backing file format '" + fmt + "' is not supported");
         }

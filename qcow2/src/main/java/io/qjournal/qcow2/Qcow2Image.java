@@ -1,11 +1,5 @@
 package io.qjournal.qcow2;
 
-import io.qjournal.qcow2.cache.CachedTable;
-import io.qjournal.qcow2.check.CheckResult;
-import io.qjournal.qcow2.check.ImageChecker;
-import io.qjournal.qcow2.check.RepairMode;
-import io.qjournal.qcow2.snapshot.SnapshotEntry;
-import io.qjournal.qcow2.snapshot.SnapshotTable;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
@@ -16,18 +10,12 @@ import io.qjournal.qcow2.meta.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
 import io.qjournal.qcow2.refcount.RefcountManager;
-import io.qjournal.qcow2.storage.FileStorage;
-import io.qjournal.qcow2.storage.OverlayStorage;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -45,16 +33,10 @@ public final class Qcow2Image implements BlockDevice {
     private final boolean writable;
     private final BlockDevice backing;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** Guest data writes running outside the lock ({@link #guestWrite}); guarded by itself. */
-    private final Object dataWrites = new Object();
-    private int dataWritesInFlight;
-    private IOException dataWriteFailure;
-    private MetadataWriter writer;
-    private JournalMetadataWriter journalWriter;
-    private JournalExtension journalExt;
-    private JournalOptions journalOptions;
-    private ScheduledExecutorService commitTimer;
-    private volatile long lastCommitNanos = System.nanoTime();
+    /** Guest data writes running outside the lock ({@link #guestWrite}). */
+    private final DataWritesInFlight dataWrites = new DataWritesInFlight();
+    private final ImageJournal journal;
+    private final MetadataWriteback writeback;
     private JournalStatus statusAtOpen = JournalStatus.NONE;
     private volatile Header header;
     private final int clusterBits;
@@ -62,15 +44,11 @@ public final class Qcow2Image implements BlockDevice {
     private final ClusterMap map;
     private final RefcountManager refcounts;
     private final DataPath data;
-    /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
-    private final List<long[]> deferredFrees = new ArrayList<>();
     private boolean closed;
     private volatile boolean corrupt;
     /** An I/O error lost metadata on its way to disk: the image takes no more writes. */
     private volatile boolean failed;
     private volatile String failure;
-    /** Journal options of a writable open whose journal is created by the first write. */
-    private JournalOptions deferredJournal;
     private List<SnapshotInfo> snapshots = List.of();
     /** Set by {@link Maintenance}: the clean close cuts the file after the last cluster in use. */
     private boolean truncateOnClose;
@@ -84,69 +62,43 @@ public final class Qcow2Image implements BlockDevice {
         this.header = h;
         this.clusterBits = h.clusterBits();
         this.clusterSize = h.clusterSize();
-        this.writer = new DirectMetadataWriter(storage);
         this.map = new ClusterMap(storage, file, clusterBits, h.extendedL2(), h.l1TableOffset(), h.l1Size(),
                 o.l2CacheBytes);
         this.refcounts = new RefcountManager(storage, file, clusterBits, h.refcountOrder(),
                 h.refcountTableOffset(), h.refcountTableClusters(), o.refcountCacheBytes);
-        this.refcounts.setTableMover(this::refcountTableMoved);
+        this.journal = new ImageJournal(this, storage);
+        this.writeback = new MetadataWriteback(this, storage, journal);
+        this.refcounts.setTableMover(writeback::refcountTableMoved);
         this.data = new DataPath(this);
     }
 
     /** Opens a qcow2 file; the backing chain is opened relative to the file's directory. */
     public static Qcow2Image open(Path path, OpenOptions options) throws IOException {
-        return openChained(path, options, 0);
-    }
-
-    static Qcow2Image openChained(Path path, OpenOptions options, int depth) throws IOException {
-        FileStorage storage = FileStorage.open(path, options.writable);
-        try {
-            if (options.lock) {
-                storage.lock(options.writable);
-            }
-            Header h = OpenSupport.readHeader(storage);
-            OpenSupport.checkFeatures(h, options.writable, storage.name());
-            BlockDevice backing = options.openBacking ? OpenSupport.openBacking(h, path, depth) : null;
-            return finishOpen(storage, path, options, h, backing);
-        } catch (IOException | RuntimeException e) {
-            storage.close();
-            throw e;
-        }
+        return ImageOpener.open(path, options, 0);
     }
 
     /** Opens an image over any storage (tests: memory, fault-injecting, power-loss). */
     public static Qcow2Image open(Storage storage, OpenOptions options, BlockDevice backing) throws IOException {
-        Header h = OpenSupport.readHeader(storage);
-        OpenSupport.checkFeatures(h, options.writable, storage.name());
-        return finishOpen(storage, null, options, h, backing);
+        return ImageOpener.open(storage, options, backing);
     }
 
-    private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
-            throws IOException {
-        JournalExtension ext = JournalExtension.of(h, storage.name());
-        boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
-        JournalStatus before = ext == null ? JournalStatus.NONE : JournalSupport.status(storage, h, ext, null);
-        Journal recovered = null;
-        Storage s = storage;
-        if (valid) {
-            if (!o.writable) {
-                // Replay into memory: the view is consistent and the file stays untouched.
-                s = new OverlayStorage(storage);
-            }
-            recovered = JournalSupport.recover(s, h, ext);
-            h = OpenSupport.readHeader(s);
-            OpenSupport.checkFeatures(h, o.writable, s.name());
-            ext = JournalExtension.of(h, s.name());
-            JournalSupport.repairAfterReplay(s, h, ext);
-        }
-        if (o.writable && h.has(Feature.DIRTY)) {
-            h = repairDirty(s, o);
-        }
-        List<SnapshotInfo> snapshots = new ArrayList<>();
-        for (SnapshotEntry e : SnapshotTable.read(s, h)) {
-            snapshots.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(),
-                    e.vmClockNsec(), e.diskSize(), e.icount()));
-        }
+    /** Creates a new image file (qemu-img create -f qcow2). */
+    public static void create(Path path, CreateOptions options) throws IOException {
+        ImageOpener.create(path, options);
+    }
+
+    /** Formats an empty storage as a new image (no backing file lookup). */
+    public static void create(Storage storage, CreateOptions options) throws IOException {
+        ImageOpener.create(storage, options);
+    }
+
+    /**
+     * The last step of every open, over storage whose journal (if valid) is already replayed:
+     * {@code ext}, {@code valid} and {@code recovered} say what the replay found.
+     */
+    static Qcow2Image opened(Storage s, Path path, OpenOptions o, Header h, BlockDevice backing,
+            JournalStatus before, List<SnapshotInfo> snapshots, JournalExtension ext, boolean valid,
+            Journal recovered) throws IOException {
         Qcow2Image img = new Qcow2Image(s, path, o, h, backing);
         img.statusAtOpen = before;
         img.snapshots = List.copyOf(snapshots);
@@ -154,34 +106,7 @@ public final class Qcow2Image implements BlockDevice {
             return img;
         }
         try {
-            img.clearUnknownAutoclear();
-            // Guest contents that do not change leave persistent bitmaps true (offline maintenance).
-            MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(img.storage, img.header);
-            if (bitmaps != null) {
-                img.writer.writeStages(List.of(List.of(bitmaps)));
-            }
-            boolean bitsWithoutJournal = ext == null
-                    && (img.header.has(Feature.JOURNAL_DIRTY) || img.header.has(Feature.JOURNAL_VALID));
-            if ((ext != null && !valid) || bitsWithoutJournal) {
-                // Invalidated by another program, or a journal whose creation a crash tore (its
-                // bits landed, its extension did not: nothing was ever journalled into it).
-                img.dropInvalidJournal();
-            } else if (recovered != null && o.journal != null) {
-                img.attachJournal(recovered, ext, o.journal);
-            } else if (recovered != null) {
-                img.attachJournal(recovered, ext, JournalOptions.defaults());
-                img.removeJournal();
-            }
-            if (o.journal != null && img.journalWriter == null) {
-                if (o.journalAtEnd) {
-                    // Maintenance (dedup-compaction) changes metadata without guest writes.
-                    img.createJournal(o.journal, true);
-                } else {
-                    // Created at the first write: an image opened and never written (a daemon
-                    // serving a hundred mostly idle images) costs no journal area and no flushes.
-                    img.deferredJournal = o.journal;
-                }
-            }
+            img.prepareForWrites(o, ext, valid, recovered);
         } catch (IOException | RuntimeException e) {
             img.storage.close();
             throw e;
@@ -189,55 +114,34 @@ public final class Qcow2Image implements BlockDevice {
         return img;
     }
 
-    /**
-     * Lazy refcounts left the dirty bit after a crash: rebuild the refcounts (qemu-img check
-     * -r all) and clear the bit before writing, as QEMU does at open.
-     */
-    private static Header repairDirty(Storage storage, OpenOptions o) throws IOException {
-        if (!o.repairDirty) {
-            throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
-                    + " repair it with 'qjournal check -r all'");
+    private void prepareForWrites(OpenOptions o, JournalExtension ext, boolean valid, Journal recovered)
+            throws IOException {
+        clearUnknownAutoclear();
+        // Guest contents that do not change leave persistent bitmaps true (offline maintenance).
+        MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(storage, header);
+        if (bitmaps != null) {
+            writeback.writer().writeStages(List.of(List.of(bitmaps)));
         }
-        CheckResult r = ImageChecker.check(storage, RepairMode.ALL);
-        if (r.checkErrors() > 0 || r.corruptions() > 0) {
-            throw new Qcow2Exception(storage.name(), "the dirty image could not be repaired ("
-                    + r.corruptions() + " corruptions remain)");
+        boolean bitsWithoutJournal = ext == null
+                && (header.has(Feature.JOURNAL_DIRTY) || header.has(Feature.JOURNAL_VALID));
+        if ((ext != null && !valid) || bitsWithoutJournal) {
+            // Invalidated by another program, or a journal whose creation a crash tore (its
+            // bits landed, its extension did not: nothing was ever journalled into it).
+            journal.dropInvalid();
+        } else if (recovered != null && o.journal != null) {
+            journal.attach(recovered, ext, o.journal);
+        } else if (recovered != null) {
+            journal.attach(recovered, ext, JournalOptions.defaults());
+            journal.remove();
         }
-        Header.Builder b = OpenSupport.readHeader(storage).toBuilder();
-        b.set(Feature.DIRTY, false);
-        new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
-        return OpenSupport.readHeader(storage);
-    }
-
-    /** Creates a new image file (qemu-img create -f qcow2). */
-    public static void create(Path path, CreateOptions options) throws IOException {
-        long backingSize = -1;
-        if (options.backingFile != null) {
-            Path dir = path.toAbsolutePath().getParent();
-            Path b = dir.resolve(options.backingFile);
-            String fmt = options.backingFormat != null ? options.backingFormat : OpenSupport.probeFormat(b);
-            try (BlockDevice dev = fmt.equals("qcow2")
-                    ? Qcow2Image.open(b, OpenOptions.readOnly().lock(false).openBacking(false)) : RawImage.open(b)) {
-                backingSize = dev.size();
-            }
-        }
-        try (FileStorage s = FileStorage.create(path)) {
-            long size = options.size > 0 || options.backingFile == null ? options.size : backingSize;
-            ImageFormatter.format(s, options, size);
-        }
-        if (options.preallocation == CreateOptions.Preallocation.METADATA) {
-            try (Qcow2Image img = open(path, OpenOptions.readWrite().openBacking(false))) {
-                img.preallocateMetadata();
-            }
-        }
-    }
-
-    /** Formats an empty storage as a new image (no backing file lookup). */
-    public static void create(Storage storage, CreateOptions options) throws IOException {
-        ImageFormatter.format(storage, options, options.size);
-        if (options.preallocation == CreateOptions.Preallocation.METADATA) {
-            try (Qcow2Image img = open(storage, OpenOptions.readWrite(), null)) {
-                img.preallocateMetadata();
+        if (o.journal != null && journal.writer() == null) {
+            if (o.journalAtEnd) {
+                // Maintenance (dedup-compaction) changes metadata without guest writes.
+                journal.create(o.journal, true);
+            } else {
+                // Created at the first write: an image opened and never written (a daemon
+                // serving a hundred mostly idle images) costs no journal area and no flushes.
+                journal.defer(o.journal);
             }
         }
     }
@@ -260,20 +164,9 @@ public final class Qcow2Image implements BlockDevice {
         return clusterBits;
     }
 
-    /** Drops a reference to clusters: at once when the writer is atomic, else after the next flush. */
-    void release(long hostOffset, long count) throws IOException {
-        if (writer.atomic()) {
-            refcounts.update(hostOffset, count, -1);
-            long first = hostOffset >>> clusterBits;
-            for (long c = first; c < first + count; c++) {
-                if (refcounts.get(c) == 0) {
-                    refcounts.reserve(c);
-                    journalWriter.freed(c << clusterBits, clusterSize);
-                }
-            }
-        } else {
-            deferredFrees.add(new long[] {hostOffset, count});
-        }
+    /** Metadata write-back: release, commits, header writes (data path, journal, maintenance). */
+    MetadataWriteback writeback() {
+        return writeback;
     }
 
     // ---- hooks for Maintenance (offline dedup-compaction) ----
@@ -283,7 +176,7 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     JournalExtension journalExtension() {
-        return journalExt;
+        return journal.extension();
     }
 
     void truncateOnClose() {
@@ -292,25 +185,7 @@ public final class Qcow2Image implements BlockDevice {
 
     /** The live journal's writer, or null: the data path records delayed copies there. */
     JournalMetadataWriter journalWriter() {
-        return journalWriter;
-    }
-
-    /**
-     * Between clusters of one guest request: commits when the open transaction nears what one
-     * journal block of descriptors can describe, so no transaction ever outgrows the journal's
-     * format (small blocks with 512-byte clusters hold about 23 entries).
-     */
-    void commitIfTransactionFull() throws IOException {
-        JournalMetadataWriter jw = journalWriter;
-        if (jw != null && (map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2
-                || jw.pendingDataBytes() >= jw.dataBudget())) {
-            flushMetadata();
-        }
-    }
-
-    /** Commits now (from the data path, which holds the write lock). */
-    void commitNow() throws IOException {
-        flushMetadata();
+        return journal.writer();
     }
 
     /**
@@ -321,40 +196,13 @@ public final class Qcow2Image implements BlockDevice {
     void checkNotMetadata(long hostOffset, long length) throws IOException {
         long first = hostOffset & ~(long) (clusterSize - 1);
         for (long c = first; c < hostOffset + length; c += clusterSize) {
-            String what = metadataAt(c);
+            String what = MetadataOverlap.at(c, clusterSize, map, refcounts, journal.extension());
             if (what != null) {
                 markCorrupt();
                 throw new Qcow2Exception(file, String.format("Preventing invalid write on metadata (overlaps with %s"
                         + " at 0x%x); image marked as corrupt", what, c));
             }
         }
-    }
-
-    private String metadataAt(long c) {
-        Header h = header;
-        if (c < clusterSize) {
-            return "qcow2_header";
-        }
-        if (overlaps(c, map.l1Offset(), (long) map.l1Size() * 8)) {
-            return "active L1 table";
-        }
-        if (overlaps(c, refcounts.tableOffset(), (long) refcounts.tableClusters() * clusterSize)) {
-            return "refcount table";
-        }
-        if (journalExt != null && overlaps(c, journalExt.offset(), journalExt.size())) {
-            return "journal";
-        }
-        if (map.isL2Table(c)) {
-            return "active L2 table";
-        }
-        if (refcounts.isBlock(c)) {
-            return "refcount block";
-        }
-        return null;
-    }
-
-    private boolean overlaps(long cluster, long start, long len) {
-        return len > 0 && cluster < start + len && start < cluster + clusterSize;
     }
 
     private void markCorrupt() {
@@ -370,8 +218,9 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Called by the data path for metadata-changing writes that are not safe to commit with their data. */
     void needDataBarrier() {
-        if (journalWriter != null) {
-            journalWriter.requireDataBarrier();
+        JournalMetadataWriter jw = journal.writer();
+        if (jw != null) {
+            jw.requireDataBarrier();
         }
     }
 
@@ -489,7 +338,7 @@ public final class Qcow2Image implements BlockDevice {
                 startDeferredJournal();
                 data.deferFreshData(deferData);
                 op.run();
-                writebackIfCacheFull();
+                writeback.writebackIfCacheFull();
                 later = data.takeDeferred();
             } catch (IOException | RuntimeException e) {
                 data.takeDeferred();
@@ -501,9 +350,7 @@ public final class Qcow2Image implements BlockDevice {
                 data.deferFreshData(false);
             }
             if (!later.isEmpty()) {
-                synchronized (dataWrites) {
-                    dataWritesInFlight++;
-                }
+                dataWrites.begin();
             }
         } finally {
             lock.writeLock().unlock();
@@ -515,24 +362,7 @@ public final class Qcow2Image implements BlockDevice {
 
     /** The data writes of one guest write, outside the lock; a failure fail-stops the image. */
     private void writeDeferred(List<DataPath.DeferredWrite> writes) throws IOException {
-        IOException failed = null;
-        try {
-            for (DataPath.DeferredWrite w : writes) {
-                w.run(storage);
-            }
-        } catch (IOException e) {
-            failed = e;
-        } catch (RuntimeException e) {
-            failed = new IOException(file + ": " + e, e);
-        } finally {
-            synchronized (dataWrites) {
-                if (failed != null && dataWriteFailure == null) {
-                    dataWriteFailure = failed;
-                }
-                dataWritesInFlight--;
-                dataWrites.notifyAll();
-            }
-        }
+        IOException failed = dataWrites.run(writes, storage, file);
         if (failed != null) {
             lock.writeLock().lock();
             try {
@@ -547,33 +377,16 @@ public final class Qcow2Image implements BlockDevice {
     /**
      * Under the write lock: the caller's own data writes left for later are done now, and those
      * of other writers (already outside the lock) are waited for, so whatever the caller writes
-     * next (metadata above all) is ordered after every guest write that came before. Waits
-     * through interrupts: returning early would let an L2 entry overtake its data.
+     * next (metadata above all) is ordered after every guest write that came before.
      */
     void awaitDataWrites() throws IOException {
-        List<DataPath.DeferredWrite> mine = data.takeDeferred();
-        if (!mine.isEmpty()) {
-            for (DataPath.DeferredWrite w : mine) {
-                w.run(storage);
-            }
+        for (DataPath.DeferredWrite w : data.takeDeferred()) {
+            w.run(storage);
         }
-        boolean interrupted = false;
-        synchronized (dataWrites) {
-            while (dataWritesInFlight > 0) {
-                try {
-                    dataWrites.wait();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (dataWriteFailure != null) {
-                failStop(dataWriteFailure);
-                throw new IOException(file + ": a guest data write failed: " + dataWriteFailure.getMessage(),
-                        dataWriteFailure);
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+        IOException failed = dataWrites.awaitAll();
+        if (failed != null) {
+            failStop(failed);
+            throw new IOException(file + ": a guest data write failed: " + failed.getMessage(), failed);
         }
     }
 
@@ -586,7 +399,7 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            flushMetadata();
+            writeback.flush();
         } finally {
             lock.writeLock().unlock();
         }
@@ -612,39 +425,8 @@ public final class Qcow2Image implements BlockDevice {
             if (needed * 8 > HeaderCodec.MAX_L1_BYTES) {
                 throw new Qcow2Exception(file, "new size " + newSize + " needs an L1 table larger than 32 MiB");
             }
-            Header.Builder b = h.toBuilder();
-            b.size = newSize;
-            if (needed > map.l1Size()) {
-                flushMetadata();
-                long[] l1 = new long[(int) needed];
-                System.arraycopy(map.l1Copy(), 0, l1, 0, map.l1Size());
-                int l1Clusters = (int) ((needed * 8 + clusterSize - 1) / clusterSize);
-                long newOffset = refcounts.allocate(l1Clusters);
-                ByteBuffer buf = ByteBuffer.allocate(l1Clusters * clusterSize);
-                for (long e : l1) {
-                    buf.putLong(e);
-                }
-                long oldOffset = map.l1Offset();
-                int oldClusters = (int) ((map.l1Size() * 8L + clusterSize - 1) / clusterSize);
-                b.l1Size = (int) needed;
-                b.l1TableOffset = newOffset;
-                Header nh = b.build();
-                if (oldOffset != 0 && h.l1Size() > 0) {
-                    // Journal: the free goes into the same transaction as the switch; direct
-                    // writes: it waits for the header to be durable (deferred).
-                    release(oldOffset, oldClusters);
-                }
-                // New L1 (and the refcounts that account for it) durable before the header.
-                writer.writeStages(List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
-                        List.of(new MetaWrite(newOffset, buf.array())),
-                        List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
-                header = nh;
-                map.replaceL1(newOffset, l1);
-            } else {
-                Header nh = b.build();
-                writeHeader(nh);
-            }
-            flushMetadata();
+            writeback.writeSize(newSize, (int) needed);
+            writeback.flush();
         } finally {
             lock.writeLock().unlock();
         }
@@ -671,9 +453,9 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            flushMetadata();
-            if (journalWriter != null) {
-                journalWriter.checkpoint();
+            writeback.flush();
+            if (journal.writer() != null) {
+                journal.writer().checkpoint();
             }
         } finally {
             lock.writeLock().unlock();
@@ -684,8 +466,9 @@ public final class Qcow2Image implements BlockDevice {
     public JournalStatus journalStatus() throws IOException {
         lock.readLock().lock();
         try {
-            if (journalWriter != null && !closed) {
-                return JournalSupport.status(storage, header, journalExt, journalWriter.journal());
+            JournalMetadataWriter jw = journal.writer();
+            if (jw != null && !closed) {
+                return JournalSupport.status(storage, header, journal.extension(), jw.journal());
             }
             return statusAtOpen;
         } finally {
@@ -702,12 +485,7 @@ public final class Qcow2Image implements BlockDevice {
     public void setCommitInterval(java.time.Duration interval) {
         lock.writeLock().lock();
         try {
-            if (journalOptions != null) {
-                journalOptions.commitInterval(interval);
-                startCommitTimer();
-            } else if (deferredJournal != null) {
-                deferredJournal.commitInterval(interval);
-            }
+            journal.setCommitInterval(interval);
         } finally {
             lock.writeLock().unlock();
         }
@@ -717,10 +495,7 @@ public final class Qcow2Image implements BlockDevice {
     public void setCommitDatasize(long bytes) {
         lock.writeLock().lock();
         try {
-            JournalOptions jo = journalOptions != null ? journalOptions : deferredJournal;
-            if (jo != null) {
-                jo.commitDatasize(bytes);
-            }
+            journal.setCommitDatasize(bytes);
         } finally {
             lock.writeLock().unlock();
         }
@@ -731,7 +506,7 @@ public final class Qcow2Image implements BlockDevice {
      * write creates the journal; null without a journal.
      */
     public JournalOptions journalOptions() {
-        return journalOptions != null ? journalOptions : deferredJournal;
+        return journal.options();
     }
 
     /** Status of the range starting at {@code offset}, at most {@code maxLength} bytes long. */
@@ -771,19 +546,19 @@ public final class Qcow2Image implements BlockDevice {
             closed = true;
             try {
                 if (writable && failed) {
-                    stopCommitTimer();
+                    journal.stopTimer();
                     throw new Qcow2Exception(file, "closed after an I/O error without writing; the next open"
                             + " replays the journal (or check -r all repairs leaks)");
                 }
                 if (writable) {
-                    stopCommitTimer();
-                    flushMetadata();
-                    if (journalWriter != null) {
-                        removeJournal();
+                    journal.stopTimer();
+                    writeback.flush();
+                    if (journal.writer() != null) {
+                        journal.remove();
                     }
                     if (refcounts.hasDirty()) {
                         // Frees applied after the first flush must reach the disk too.
-                        flushMetadata();
+                        writeback.flush();
                     }
                     if (truncateOnClose) {
                         // Nothing is referenced past the last cluster with a refcount (header,
@@ -809,56 +584,6 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
-    // ---- metadata flushing ----
-
-    private void flushMetadata() throws IOException {
-        awaitDataWrites();
-        List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
-                map.collectTableWrites(), map.collectL1Writes());
-        boolean any = journalWriter != null && journalWriter.hasPending();
-        for (List<MetaWrite> s : stages) {
-            any |= !s.isEmpty();
-        }
-        try {
-            if (any) {
-                writer.writeStages(stages);
-            } else {
-                writer.flushData();
-            }
-        } catch (IOException | RuntimeException e) {
-            // The collected metadata left the caches but may not be on disk: fail-stop. Nothing
-            // more is written, and close leaves a journal (if any) for the next open to replay.
-            failStop(e);
-            throw e;
-        }
-        lastCommitNanos = System.nanoTime();
-        if (writer.atomic()) {
-            refcounts.clearReservations();
-        }
-        if (!deferredFrees.isEmpty()) {
-            List<long[]> frees = new ArrayList<>(deferredFrees);
-            deferredFrees.clear();
-            for (long[] f : frees) {
-                refcounts.update(f[0], f[1], -1);
-            }
-        }
-    }
-
-    /** Writes metadata back when a cache is over its bound or a commit trigger has fired. */
-    void writebackIfCacheFull() throws IOException {
-        if (map.cacheOverfull() || refcounts.cacheOverfull()) {
-            flushMetadata();
-            return;
-        }
-        JournalOptions jo = journalOptions;
-        JournalMetadataWriter jw = journalWriter;
-        long journalled = jw == null ? 0 : jw.pendingDataBytes();
-        if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() + journalled >= jo.commitDatasize
-                || System.nanoTime() - lastCommitNanos >= jo.commitInterval.toNanos())) {
-            flushMetadata();
-        }
-    }
-
     // ---- journal lifecycle ----
 
     /**
@@ -877,99 +602,22 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     private void startDeferredJournal() throws IOException {
-        JournalOptions jo = deferredJournal;
-        if (jo != null) {
-            deferredJournal = null;
-            createJournal(jo, false);
-        }
+        journal.startDeferred();
     }
 
-    private void createJournal(JournalOptions jo, boolean atEnd) throws IOException {
-        if (header.version() < 3) {
-            throw new Qcow2Exception(file, "the journal needs a compat=1.1 (version 3) image");
-        }
-        long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
-        int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), clusterBits);
-        long clusters = size / clusterSize;
-        // The clusters' refcounts stay in the cache until the first transaction: a crash
-        // before the header names the journal leaves nothing behind, a crash after it is
-        // mended by recovery (JournalSupport.repairAfterReplay).
-        long offset = atEnd ? refcounts.allocateAtEnd((int) clusters) : refcounts.allocate((int) clusters);
-        Journal j = JournalSupport.format(storage, offset, size, order, jo);
-        JournalExtension ext = new JournalExtension(offset, size);
-        writeHeader(JournalSupport.withJournal(header, ext));
-        attachJournal(j, ext, jo);
-        flushMetadata();
-    }
-
-    private void attachJournal(Journal j, JournalExtension ext, JournalOptions jo) {
-        journalExt = ext;
-        journalOptions = jo;
-        journalWriter = new JournalMetadataWriter(storage, j);
-        journalWriter.onCheckpoint(refcounts::clearCopyReservations);
-        writer = journalWriter;
-        map.setReadOverlay(journalWriter);
-        refcounts.setReadOverlay(journalWriter);
-        startCommitTimer();
-    }
-
-    /**
-     * Clean close: the journal clusters' free travels in a last transaction, everything is
-     * synced, and only then does the header drop the journal, so QEMU sees a plain image. A
-     * crash in between leaves a valid, empty journal whose clusters recovery counts again.
-     */
-    private void removeJournal() throws IOException {
-        stopCommitTimer();
-        JournalExtension ext = journalExt;
-        refcounts.update(ext.offset(), ext.clusters(clusterSize), -1);
-        flushMetadata();
-        journalWriter.checkpoint();
-        journalWriter = null;
-        journalOptions = null;
-        writer = new DirectMetadataWriter(storage);
-        writeHeader(JournalSupport.withoutJournal(header));
-        journalExt = null;
-    }
-
-    /** Another program invalidated the journal: forget it, never touch its old clusters. */
-    private void dropInvalidJournal() throws IOException {
-        writeHeader(JournalSupport.withoutJournal(header));
-    }
-
-    private void startCommitTimer() {
-        stopCommitTimer();
-        JournalOptions jo = journalOptions;
-        if (jo == null || jo.commitInterval.isZero()) {
-            return;
-        }
-        commitTimer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "qjournal-commit " + file);
-            t.setDaemon(true);
-            return t;
-        });
-        long period = Math.max(1, jo.commitInterval.toMillis());
-        commitTimer.scheduleWithFixedDelay(this::timedCommit, period, period, TimeUnit.MILLISECONDS);
-    }
-
-    private void stopCommitTimer() {
-        if (commitTimer != null) {
-            commitTimer.shutdownNow();
-            commitTimer = null;
-        }
-    }
-
-    private void timedCommit() {
+    /** The commit interval's tick: commits unless a writer holds the lock or nothing is dirty. */
+    void timedCommit() {
         if (!lock.writeLock().tryLock()) {
             return;
         }
         try {
-            if (!closed && !failed && journalWriter != null
-                    && (map.hasDirty() || refcounts.hasDirty() || journalWriter.hasPending())) {
-                flushMetadata();
+            JournalMetadataWriter jw = journal.writer();
+            if (!closed && !failed && jw != null && (map.hasDirty() || refcounts.hasDirty() || jw.hasPending())) {
+                writeback.flush();
             }
         } catch (IOException e) {
             // The next guest flush reports the error; the timer must not die silently though.
-            stopCommitTimer();
+            journal.stopTimer();
         } finally {
             lock.writeLock().unlock();
         }
@@ -1004,8 +652,8 @@ public final class Qcow2Image implements BlockDevice {
                 return false;
             }
             boolean cached = map.hasDirty() || refcounts.hasDirty();
-            return journalWriter == null ? cached
-                    : cached || journalWriter.hasPending() || journalWriter.hasUnsynced();
+            JournalMetadataWriter jw = journal.writer();
+            return jw == null ? cached : cached || jw.hasPending() || jw.hasUnsynced();
         } finally {
             lock.readLock().unlock();
         }
@@ -1015,11 +663,12 @@ public final class Qcow2Image implements BlockDevice {
     public int pendingTransactions() {
         lock.readLock().lock();
         try {
-            if (closed || journalWriter == null) {
+            JournalMetadataWriter jw = journal.writer();
+            if (closed || jw == null) {
                 return 0;
             }
-            boolean open = map.hasDirty() || refcounts.hasDirty() || journalWriter.hasPending();
-            return journalWriter.unsyncedTransactions() + (open ? 1 : 0);
+            boolean open = map.hasDirty() || refcounts.hasDirty() || jw.hasPending();
+            return jw.unsyncedTransactions() + (open ? 1 : 0);
         } finally {
             lock.readLock().unlock();
         }
@@ -1027,46 +676,12 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Whether the image runs with a journal (live, or created by its first write). */
     public boolean journalEnabled() {
-        return journalWriter != null || deferredJournal != null;
+        return journal.enabled();
     }
 
-    private void writeHeader(Header nh) throws IOException {
-        awaitDataWrites();
-        writer.writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+    /** The header now on disk (the write-back's header updates). */
+    void header(Header nh) {
         header = nh;
-    }
-
-    private void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> structures, long oldOffset,
-            int oldClusters) throws IOException {
-        Header.Builder b = header.toBuilder();
-        b.refcountTableOffset = newOffset;
-        b.refcountTableClusters = newClusters;
-        Header nh = b.build();
-        MetaWrite headerWrite = new MetaWrite(0, HeaderCodec.encode(nh));
-        if (writer.atomic()) {
-            // One transaction: pending metadata, the new structures, the header, the old table's free.
-            release(oldOffset, oldClusters);
-            refcounts.discardTableWrites();
-            List<MetaWrite> all = new ArrayList<>(refcounts.collectBlockWrites());
-            all.addAll(map.collectTableWrites());
-            all.addAll(map.collectL1Writes());
-            all.addAll(structures);
-            all.add(headerWrite);
-            writer.writeStages(List.of(all));
-        } else {
-            flushMetadataKeepingFrees();
-            writer.writeStages(List.of(structures, List.of(headerWrite)));
-            release(oldOffset, oldClusters);
-        }
-        header = nh;
-    }
-
-    /** A flush from inside a refcount update: deferred frees wait for the next ordinary flush. */
-    private void flushMetadataKeepingFrees() throws IOException {
-        awaitDataWrites();
-        List<List<MetaWrite>> stages = List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
-                map.collectTableWrites(), map.collectL1Writes());
-        writer.writeStages(stages);
     }
 
     private void clearUnknownAutoclear() throws IOException {
@@ -1075,15 +690,15 @@ public final class Qcow2Image implements BlockDevice {
         if (h.version() == 3 && (h.autoclearFeatures() & ~known) != 0) {
             Header.Builder b = h.toBuilder();
             b.autoclearFeatures = h.autoclearFeatures() & known;
-            writeHeader(b.build());
+            writeback.writeHeader(b.build());
         }
     }
 
-    private void preallocateMetadata() throws IOException {
+    void preallocateMetadata() throws IOException {
         lock.writeLock().lock();
         try {
             data.preallocate();
-            flushMetadata();
+            writeback.flush();
         } finally {
             lock.writeLock().unlock();
         }

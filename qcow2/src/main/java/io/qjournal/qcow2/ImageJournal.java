@@ -1,0 +1,146 @@
+package io.qjournal.qcow2;
+
+import io.qjournal.qcow2.journal.Journal;
+import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.meta.DirectMetadataWriter;
+import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.storage.Storage;
+import java.io.IOException;
+import java.time.Duration;
+
+/**
+ * One image's journal through its life: deferred until the first write, created, attached
+ * after a replay, removed at a clean close so that QEMU sees a plain image, and the commit
+ * timer that runs while it lives. Every method runs under the image's write lock.
+ */
+final class ImageJournal {
+    private final Qcow2Image img;
+    private final Storage storage;
+    private final CommitTimer timer;
+    private JournalExtension ext;
+    private JournalOptions options;
+    private JournalMetadataWriter writer;
+    /** Options of a journal that the first write creates. */
+    private JournalOptions deferred;
+
+    ImageJournal(Qcow2Image img, Storage storage) {
+        this.img = img;
+        this.storage = storage;
+        this.timer = new CommitTimer("qjournal-commit " + storage.name());
+    }
+
+    /** The live journal's writer, or null. */
+    JournalMetadataWriter writer() {
+        return writer;
+    }
+
+    /** The live journal's place in the file, or null. */
+    JournalExtension extension() {
+        return ext;
+    }
+
+    /** The live journal's options, or null (not the deferred ones: they commit nothing yet). */
+    JournalOptions liveOptions() {
+        return options;
+    }
+
+    /** The options, live or deferred; null without a journal. */
+    JournalOptions options() {
+        return options != null ? options : deferred;
+    }
+
+    /** Whether the image runs with a journal (live, or created by its first write). */
+    boolean enabled() {
+        return writer != null || deferred != null;
+    }
+
+    void defer(JournalOptions jo) {
+        deferred = jo;
+    }
+
+    /** Creates the deferred journal, if any. */
+    void startDeferred() throws IOException {
+        JournalOptions jo = deferred;
+        if (jo != null) {
+            deferred = null;
+            create(jo, false);
+        }
+    }
+
+    void create(JournalOptions jo, boolean atEnd) throws IOException {
+        if (img.header().version() < 3) {
+            throw new Qcow2Exception(storage.name(), "the journal needs a compat=1.1 (version 3) image");
+        }
+        int clusterSize = img.clusterSize();
+        long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
+        int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), img.clusterBits());
+        long clusters = size / clusterSize;
+        // The clusters' refcounts stay in the cache until the first transaction: a crash
+        // before the header names the journal leaves nothing behind, a crash after it is
+        // mended by recovery (JournalSupport.repairAfterReplay).
+        long offset = atEnd ? img.refcounts().allocateAtEnd((int) clusters)
+                : img.refcounts().allocate((int) clusters);
+        Journal j = JournalSupport.format(storage, offset, size, order, jo);
+        JournalExtension e = new JournalExtension(offset, size);
+        img.writeback().writeHeader(JournalSupport.withJournal(img.header(), e));
+        attach(j, e, jo);
+        img.writeback().flush();
+    }
+
+    void attach(Journal j, JournalExtension e, JournalOptions jo) {
+        ext = e;
+        options = jo;
+        writer = new JournalMetadataWriter(storage, j);
+        writer.onCheckpoint(img.refcounts()::clearCopyReservations);
+        img.writeback().use(writer);
+        img.map().setReadOverlay(writer);
+        img.refcounts().setReadOverlay(writer);
+        startTimer();
+    }
+
+    /**
+     * Clean close: the journal clusters' free travels in a last transaction, everything is
+     * synced, and only then does the header drop the journal, so QEMU sees a plain image. A
+     * crash in between leaves a valid, empty journal whose clusters recovery counts again.
+     */
+    void remove() throws IOException {
+        stopTimer();
+        img.refcounts().update(ext.offset(), ext.clusters(img.clusterSize()), -1);
+        img.writeback().flush();
+        writer.checkpoint();
+        writer = null;
+        options = null;
+        img.writeback().use(new DirectMetadataWriter(storage));
+        img.writeback().writeHeader(JournalSupport.withoutJournal(img.header()));
+        ext = null;
+    }
+
+    /** Another program invalidated the journal: forget it, never touch its old clusters. */
+    void dropInvalid() throws IOException {
+        img.writeback().writeHeader(JournalSupport.withoutJournal(img.header()));
+    }
+
+    void setCommitInterval(Duration interval) {
+        if (options != null) {
+            options.commitInterval(interval);
+            startTimer();
+        } else if (deferred != null) {
+            deferred.commitInterval(interval);
+        }
+    }
+
+    void setCommitDatasize(long bytes) {
+        JournalOptions jo = options();
+        if (jo != null) {
+            jo.commitDatasize(bytes);
+        }
+    }
+
+    private void startTimer() {
+        timer.start(options == null ? Duration.ZERO : options.commitInterval, img::timedCommit);
+    }
+
+    void stopTimer() {
+        timer.stop();
+    }
+}

@@ -1,0 +1,132 @@
+package io.qjournal.qcow2;
+
+import io.qjournal.qcow2.check.CheckResult;
+import io.qjournal.qcow2.check.ImageChecker;
+import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.header.Feature;
+import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.Journal;
+import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.meta.DirectMetadataWriter;
+import io.qjournal.qcow2.meta.MetaWrite;
+import io.qjournal.qcow2.snapshot.SnapshotEntry;
+import io.qjournal.qcow2.snapshot.SnapshotTable;
+import io.qjournal.qcow2.storage.FileStorage;
+import io.qjournal.qcow2.storage.OverlayStorage;
+import io.qjournal.qcow2.storage.Storage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Opening and creating images: locking, the header's vetting, journal replay (into memory for a
+ * read-only open), the dirty bit's repair, then {@link Qcow2Image#opened}.
+ */
+final class ImageOpener {
+    private ImageOpener() {
+    }
+
+    static Qcow2Image open(Path path, OpenOptions options, int depth) throws IOException {
+        FileStorage storage = FileStorage.open(path, options.writable);
+        try {
+            if (options.lock) {
+                storage.lock(options.writable);
+            }
+            Header h = OpenSupport.readHeader(storage);
+            OpenSupport.checkFeatures(h, options.writable, storage.name());
+            BlockDevice backing = options.openBacking ? OpenSupport.openBacking(h, path, depth) : null;
+            return finishOpen(storage, path, options, h, backing);
+        } catch (IOException | RuntimeException e) {
+            storage.close();
+            throw e;
+        }
+    }
+
+    static Qcow2Image open(Storage storage, OpenOptions options, BlockDevice backing) throws IOException {
+        Header h = OpenSupport.readHeader(storage);
+        OpenSupport.checkFeatures(h, options.writable, storage.name());
+        return finishOpen(storage, null, options, h, backing);
+    }
+
+    private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
+            throws IOException {
+        JournalExtension ext = JournalExtension.of(h, storage.name());
+        boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
+        JournalStatus before = ext == null ? JournalStatus.NONE : JournalSupport.status(storage, h, ext, null);
+        Journal recovered = null;
+        Storage s = storage;
+        if (valid) {
+            if (!o.writable) {
+                // Replay into memory: the view is consistent and the file stays untouched.
+                s = new OverlayStorage(storage);
+            }
+            recovered = JournalSupport.recover(s, h, ext);
+            h = OpenSupport.readHeader(s);
+            OpenSupport.checkFeatures(h, o.writable, s.name());
+            ext = JournalExtension.of(h, s.name());
+            JournalSupport.repairAfterReplay(s, h, ext);
+        }
+        if (o.writable && h.has(Feature.DIRTY)) {
+            h = repairDirty(s, o);
+        }
+        List<SnapshotInfo> snapshots = new ArrayList<>();
+        for (SnapshotEntry e : SnapshotTable.read(s, h)) {
+            snapshots.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(),
+                    e.vmClockNsec(), e.diskSize(), e.icount()));
+        }
+        return Qcow2Image.opened(s, path, o, h, backing, before, snapshots, ext, valid, recovered);
+    }
+
+    /**
+     * Lazy refcounts left the dirty bit after a crash: rebuild the refcounts (qemu-img check
+     * -r all) and clear the bit before writing, as QEMU does at open.
+     */
+    private static Header repairDirty(Storage storage, OpenOptions o) throws IOException {
+        if (!o.repairDirty) {
+            throw new Qcow2Exception(storage.name(), "image has the dirty bit set (lazy refcounts after a crash);"
+                    + " repair it with 'qjournal check -r all'");
+        }
+        CheckResult r = ImageChecker.check(storage, RepairMode.ALL);
+        if (r.checkErrors() > 0 || r.corruptions() > 0) {
+            throw new Qcow2Exception(storage.name(), "the dirty image could not be repaired ("
+                    + r.corruptions() + " corruptions remain)");
+        }
+        Header.Builder b = OpenSupport.readHeader(storage).toBuilder();
+        b.set(Feature.DIRTY, false);
+        new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
+        return OpenSupport.readHeader(storage);
+    }
+
+    static void create(Path path, CreateOptions options) throws IOException {
+        long backingSize = -1;
+        if (options.backingFile != null) {
+            Path dir = path.toAbsolutePath().getParent();
+            Path b = dir.resolve(options.backingFile);
+            String fmt = options.backingFormat != null ? options.backingFormat : OpenSupport.probeFormat(b);
+            try (BlockDevice dev = fmt.equals("qcow2")
+                    ? Qcow2Image.open(b, OpenOptions.readOnly().lock(false).openBacking(false)) : RawImage.open(b)) {
+                backingSize = dev.size();
+            }
+        }
+        try (FileStorage s = FileStorage.create(path)) {
+            long size = options.size > 0 || options.backingFile == null ? options.size : backingSize;
+            ImageFormatter.format(s, options, size);
+        }
+        if (options.preallocation == CreateOptions.Preallocation.METADATA) {
+            try (Qcow2Image img = Qcow2Image.open(path, OpenOptions.readWrite().openBacking(false))) {
+                img.preallocateMetadata();
+            }
+        }
+    }
+
+    static void create(Storage storage, CreateOptions options) throws IOException {
+        ImageFormatter.format(storage, options, options.size);
+        if (options.preallocation == CreateOptions.Preallocation.METADATA) {
+            try (Qcow2Image img = Qcow2Image.open(storage, OpenOptions.readWrite(), null)) {
+                img.preallocateMetadata();
+            }
+        }
+    }
+}

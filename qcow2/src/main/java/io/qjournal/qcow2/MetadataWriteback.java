@@ -1,0 +1,210 @@
+package io.qjournal.qcow2;
+
+import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.meta.DirectMetadataWriter;
+import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.meta.MetaWrite;
+import io.qjournal.qcow2.meta.MetadataWriter;
+import io.qjournal.qcow2.refcount.RefcountManager;
+import io.qjournal.qcow2.storage.Storage;
+import io.qjournal.qcow2.table.ClusterMap;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Write-back of the cached metadata, in dependency order: refcount blocks, refcount table
+ * entries, L2 tables, L1 entries, each stage durable before the next unless the writer is the
+ * journal's (one atomic transaction). Also decides when to write back: a cache over its bound,
+ * a transaction near the journal format's limit, or the commit triggers. Every method runs
+ * under the image's write lock.
+ */
+final class MetadataWriteback {
+    private final Qcow2Image img;
+    private final ClusterMap map;
+    private final RefcountManager refcounts;
+    private final ImageJournal journal;
+    private final int clusterBits;
+    /** Where metadata goes: the journal's writer while one lives, else straight home. */
+    private MetadataWriter writer;
+    /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
+    private final List<long[]> deferredFrees = new ArrayList<>();
+    private volatile long lastCommitNanos = System.nanoTime();
+
+    MetadataWriteback(Qcow2Image img, Storage storage, ImageJournal journal) {
+        this.img = img;
+        this.map = img.map();
+        this.refcounts = img.refcounts();
+        this.journal = journal;
+        this.clusterBits = img.clusterBits();
+        this.writer = new DirectMetadataWriter(storage);
+    }
+
+    MetadataWriter writer() {
+        return writer;
+    }
+
+    /** Switches where metadata goes (the journal's life: attach, remove). */
+    void use(MetadataWriter w) {
+        writer = w;
+    }
+
+    /** Drops a reference to clusters: at once when the writer is atomic, else after the next flush. */
+    void release(long hostOffset, long count) throws IOException {
+        if (writer.atomic()) {
+            refcounts.update(hostOffset, count, -1);
+            long first = hostOffset >>> clusterBits;
+            for (long c = first; c < first + count; c++) {
+                if (refcounts.get(c) == 0) {
+                    refcounts.reserve(c);
+                    journal.writer().freed(c << clusterBits, 1 << clusterBits);
+                }
+            }
+        } else {
+            deferredFrees.add(new long[] {hostOffset, count});
+        }
+    }
+
+    /**
+     * Between clusters of one guest request: commits when the open transaction nears what one
+     * journal block of descriptors can describe, so no transaction ever outgrows the journal's
+     * format (small blocks with 512-byte clusters hold about 23 entries).
+     */
+    void commitIfTransactionFull() throws IOException {
+        JournalMetadataWriter jw = journal.writer();
+        if (jw != null && (map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2
+                || jw.pendingDataBytes() >= jw.dataBudget())) {
+            flush();
+        }
+    }
+
+    /** Writes metadata back when a cache is over its bound or a commit trigger has fired. */
+    void writebackIfCacheFull() throws IOException {
+        if (map.cacheOverfull() || refcounts.cacheOverfull()) {
+            flush();
+            return;
+        }
+        JournalOptions jo = journal.liveOptions();
+        JournalMetadataWriter jw = journal.writer();
+        long journalled = jw == null ? 0 : jw.pendingDataBytes();
+        if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() + journalled >= jo.commitDatasize
+                || System.nanoTime() - lastCommitNanos >= jo.commitInterval.toNanos())) {
+            flush();
+        }
+    }
+
+    /** Everything cached goes to disk (a journal commit with a journal); then deferred frees apply. */
+    void flush() throws IOException {
+        img.awaitDataWrites();
+        List<List<MetaWrite>> stages = collectStages();
+        boolean any = journal.writer() != null && journal.writer().hasPending();
+        for (List<MetaWrite> s : stages) {
+            any |= !s.isEmpty();
+        }
+        try {
+            if (any) {
+                writer.writeStages(stages);
+            } else {
+                writer.flushData();
+            }
+        } catch (IOException | RuntimeException e) {
+            // The collected metadata left the caches but may not be on disk: fail-stop. Nothing
+            // more is written, and close leaves a journal (if any) for the next open to replay.
+            img.failStop(e);
+            throw e;
+        }
+        lastCommitNanos = System.nanoTime();
+        if (writer.atomic()) {
+            refcounts.clearReservations();
+        }
+        if (!deferredFrees.isEmpty()) {
+            List<long[]> frees = new ArrayList<>(deferredFrees);
+            deferredFrees.clear();
+            for (long[] f : frees) {
+                refcounts.update(f[0], f[1], -1);
+            }
+        }
+    }
+
+    private List<List<MetaWrite>> collectStages() {
+        return List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(), map.collectTableWrites(),
+                map.collectL1Writes());
+    }
+
+    void writeHeader(Header nh) throws IOException {
+        img.awaitDataWrites();
+        writer.writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+        img.header(nh);
+    }
+
+    /** The refcount table grew into new clusters: the header must name it, and the old one is freed. */
+    void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> structures, long oldOffset,
+            int oldClusters) throws IOException {
+        Header.Builder b = img.header().toBuilder();
+        b.refcountTableOffset = newOffset;
+        b.refcountTableClusters = newClusters;
+        Header nh = b.build();
+        MetaWrite headerWrite = new MetaWrite(0, HeaderCodec.encode(nh));
+        if (writer.atomic()) {
+            // One transaction: pending metadata, the new structures, the header, the old table's free.
+            release(oldOffset, oldClusters);
+            refcounts.discardTableWrites();
+            List<MetaWrite> all = new ArrayList<>(refcounts.collectBlockWrites());
+            all.addAll(map.collectTableWrites());
+            all.addAll(map.collectL1Writes());
+            all.addAll(structures);
+            all.add(headerWrite);
+            writer.writeStages(List.of(all));
+        } else {
+            // From inside a refcount update: deferred frees wait for the next ordinary flush.
+            img.awaitDataWrites();
+            writer.writeStages(collectStages());
+            writer.writeStages(List.of(structures, List.of(headerWrite)));
+            release(oldOffset, oldClusters);
+        }
+        img.header(nh);
+    }
+
+    /**
+     * The header's new virtual size; when the L1 table must grow to {@code needed} entries, the
+     * new table (and the refcounts that account for it) is durable before the header names it.
+     */
+    void writeSize(long newSize, int needed) throws IOException {
+        int cs = 1 << clusterBits;
+        Header h = img.header();
+        Header.Builder b = h.toBuilder();
+        b.size = newSize;
+        if (needed > map.l1Size()) {
+            flush();
+            long[] l1 = new long[needed];
+            System.arraycopy(map.l1Copy(), 0, l1, 0, map.l1Size());
+            int l1Clusters = (int) ((needed * 8L + cs - 1) / cs);
+            long newOffset = refcounts.allocate(l1Clusters);
+            ByteBuffer buf = ByteBuffer.allocate(l1Clusters * cs);
+            for (long e : l1) {
+                buf.putLong(e);
+            }
+            long oldOffset = map.l1Offset();
+            int oldClusters = (int) ((map.l1Size() * 8L + cs - 1) / cs);
+            b.l1Size = needed;
+            b.l1TableOffset = newOffset;
+            Header nh = b.build();
+            if (oldOffset != 0 && h.l1Size() > 0) {
+                // Journal: the free goes into the same transaction as the switch; direct
+                // writes: it waits for the header to be durable (deferred).
+                release(oldOffset, oldClusters);
+            }
+            // New L1 (and the refcounts that account for it) durable before the header.
+            writer.writeStages(List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
+                    List.of(new MetaWrite(newOffset, buf.array())),
+                    List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
+            img.header(nh);
+            map.replaceL1(newOffset, l1);
+        } else {
+            Header nh = b.build();
+            writeHeader(nh);
+        }
+    }
+}
