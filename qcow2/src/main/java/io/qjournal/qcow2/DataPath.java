@@ -1,7 +1,6 @@
 package io.qjournal.qcow2;
 
 import io.qjournal.qcow2.cache.CachedTable;
-import io.qjournal.qcow2.compress.ClusterCompression;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
@@ -36,9 +35,7 @@ final class DataPath {
     private final java.util.ArrayList<DeferredWrite> deferred = new java.util.ArrayList<>();
     private final ZeroesAndDiscard zeroes;
     private final ClusterStatus status;
-    private long compressedCursor;
-    private long cachedCompressedEntry = -1;
-    private byte[] cachedCompressed;
+    private final CompressedClusters compressedClusters;
 
     DataPath(Qcow2Image image) {
         this.image = image;
@@ -51,6 +48,7 @@ final class DataPath {
         this.scSize = ext ? cs / 32 : cs;
         this.version = image.header().version();
         this.zeroes = new ZeroesAndDiscard(image, this);
+        this.compressedClusters = new CompressedClusters(image, this, storage);
         this.status = new ClusterStatus(image, this);
     }
 
@@ -114,7 +112,7 @@ final class DataPath {
     private void readCluster(long start, long entry, long bitmap, int co, byte[] buf, int off, int n)
             throws IOException {
         if (L2Entry.isCompressed(entry)) {
-            System.arraycopy(decompress(entry), co, buf, off, n);
+            System.arraycopy(compressedClusters.decompress(entry), co, buf, off, n);
             return;
         }
         long host = L2Entry.hostOffset(entry);
@@ -148,22 +146,6 @@ final class DataPath {
             b.read(guest, buf, off, (int) avail);
         }
         Arrays.fill(buf, off + (int) avail, off + len, (byte) 0);
-    }
-
-    private synchronized byte[] decompress(long entry) throws IOException {
-        if (entry == cachedCompressedEntry) {
-            return cachedCompressed;
-        }
-        long host = L2Entry.compressedHostOffset(entry, clusterBits);
-        int sectors = L2Entry.compressedSectors(entry, clusterBits);
-        int len = (int) Math.min((long) sectors * 512 - (host & 511), 2L * cs + 512);
-        byte[] in = new byte[len];
-        storage.read(host, in, 0, len);
-        byte[] out = new byte[cs];
-        ClusterCompression.decompress(image.header().compressionType(), in, len, out, image.name(), host);
-        cachedCompressedEntry = entry;
-        cachedCompressed = out;
-        return out;
     }
 
     // ---- writes ----
@@ -554,7 +536,7 @@ final class DataPath {
         long newBitmap;
         if (compressed) {
             image.needDataBarrier();
-            byte[] c = decompress(entry).clone();
+            byte[] c = compressedClusters.decompress(entry).clone();
             System.arraycopy(buf, off, c, co, n);
             storage.write(newHost, c, 0, cs);
             newBitmap = L2Entry.bitmap(-1, 0);
@@ -666,44 +648,14 @@ final class DataPath {
         }
     }
 
-    void writeCompressed(long offset, byte[] cluster) throws IOException {
-        byte[] z = ClusterCompression.compress(image.header().compressionType(), cluster);
-        if (z == null) {
-            writeChunk(offset, 0, cluster, 0, cs);
-            return;
-        }
-        CachedTable t = tableForWrite(offset);
-        int l2i = map.l2Index(offset);
-        long old = map.entry(t, l2i);
-        map.validate(old, map.bitmap(t, l2i), offset);
-        long host = allocateBytes(z.length);
-        image.checkNotMetadata(host, z.length);
-        storage.write(host, z, 0, z.length);
-        image.needDataBarrier();
-        int sectors = (int) (((host + z.length - 1) >>> 9) - (host >>> 9) + 1);
-        map.setEntry(t, l2i, L2Entry.compressedEntry(host, sectors, clusterBits), 0);
-        releaseOld(old);
-    }
-
-    /** Byte-granular allocation for compressed clusters, packing them as QEMU's qcow2_alloc_bytes. */
-    private long allocateBytes(int len) throws IOException {
-        long cur = compressedCursor;
-        if (cur != 0 && (cur & (cs - 1)) != 0 && cs - (cur & (cs - 1)) >= len
-                && refcounts.get(cur >>> clusterBits) > 0) {
-            refcounts.update(cur & ~(long) (cs - 1), 1, 1);
-            compressedCursor = cur + len;
-            return cur;
-        }
-        int k = (len + cs - 1) / cs;
-        long start = refcounts.allocate(k);
-        compressedCursor = start + len;
-        return start;
-    }
-
     // ---- zeroes, discard, status (ZeroesAndDiscard, ClusterStatus) and preallocation ----
 
     void writeZeroes(long offset, long len) throws IOException {
         zeroes.writeZeroes(offset, len);
+    }
+
+    void writeCompressed(long offset, byte[] cluster) throws IOException {
+        compressedClusters.write(offset, cluster);
     }
 
     void discard(long offset, long len) throws IOException {
