@@ -12,7 +12,7 @@ import org.jberet.creation.ArtifactCreationContext;
  *
  * <p>It stands in for JBeret's CDI extension, whose producer bean declares some sixty
  * {@code @BatchProperty} producers plus the job, step and partition scopes; Weld's processing
- * of those was a third of its start (about 45 ms of a sweep that takes half a second). Our
+ * of those was a third of its start. Our
  * artifacts read their parameters from {@link JobContext#getProperties()} and use no batch
  * scope. An artifact that needs {@code @BatchProperty} injection or a batch scope needs the
  * extension back in {@link CdiBoot}.

@@ -37,9 +37,8 @@ public record BatchSettings(Path stateDir, String repositoryUrl, String user, St
      * finder waits only while it is under two seconds old, then a refused connection proves the
      * owner gone.
      *
-     * <p>H2 compacts the file when the last connection closes, for up to 200 ms: 35-50 ms of a
-     * half-second sweep. Without it the file grows by dead chunks, about 0.75 MiB a sweep of
-     * 100 images. So it compacts only once the file has passed {@link #COMPACT_ABOVE_BYTES}
+     * <p>H2 compacts the file when the last connection closes, for up to 200 ms: a good part of
+     * a short sweep. Without it the file grows by dead chunks at every sweep. So it compacts only once the file has passed {@link #COMPACT_ABOVE_BYTES}
      * (one command's exit in a dozen sweeps' time, which brings it back under a megabyte).
      */
     public static String h2Url(Path stateDir) {

@@ -13,7 +13,7 @@ import java.util.List;
  * refcount tables, the L2 tables and refcount blocks they point to), so that the page cache
  * holds them when a partition checks the image. A sweep is mostly small reads at scattered
  * places in many files; on a cold cache each partition would otherwise wait for its reads one
- * by one (100 images here: 0.14-0.17 s against 0.12 s from a warm cache).
+ * by one.
  *
  * <p>It only reads, takes no lock and trusts nothing: the fields it follows are bounded, and
  * an image it cannot make sense of is left to the check, which reports it.

@@ -13,8 +13,8 @@ import org.jboss.weld.environment.se.WeldContainer;
  * container once with Weld's proxy dump on, and puts the client proxy classes Weld generated
  * (for its built-in {@code Event} and {@code Instance} beans) into the class output, under the
  * names Weld looks for. At run time Weld's proxy factory finds them on the class path, and the
- * launcher's class archive holds them, instead of generating them in every process: a sixth of
- * Weld's start (about 25 ms of a half-second sweep).
+ * launcher's class archive holds them, instead of generating them in every process: about a
+ * sixth of Weld's start.
  *
  * <p>They are made from the Weld of this very build, so they cannot go stale; should one be
  * missing, Weld generates it as before. {@code WeldProxiesTest} checks that none is generated.

@@ -187,7 +187,7 @@ public final class BenchCommand implements Callable<Integer> {
         // flush point slip in first, so flushes bunched up and many found nothing to sync.)
         private long firstFlushAt;
         // One phase per flush: the waiters of an epoch are released together, without each
-        // taking a monitor in turn (64 workers woken by notifyAll cost about 0.5 ms per flush).
+        // taking a monitor in turn (64 workers woken by notifyAll queue on it one by one).
         private final java.util.concurrent.Phaser flushed = new java.util.concurrent.Phaser(1);
         private volatile long flushedEpochs;
         private final AtomicLong doneInEpoch = new AtomicLong();

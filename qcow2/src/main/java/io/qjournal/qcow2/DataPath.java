@@ -421,8 +421,8 @@ final class DataPath {
      * same either way, and journalled bytes are written twice. The previous transaction tells
      * which case holds: once it carried more guest data than one transaction may journal, the
      * next journals none, and the first transaction, with nothing to go by, journals none
-     * either (2000 allocating writes with a flush every 64: 0.077 s with a quarter of each
-     * transaction's writes journalled, 0.071 s with none). Small journal blocks
+     * either (journalling a quarter of each transaction's writes made many writes per flush
+     * slower, not faster). Small journal blocks
      * describe few writes per transaction: there every journalled write would soon force a
      * commit.
      */

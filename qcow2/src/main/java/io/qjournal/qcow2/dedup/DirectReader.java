@@ -9,8 +9,8 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * The dedup scan's reads with O_DIRECT: the data moves from the device into the hashing
- * thread's buffer without a copy through the page cache (on this project's 2-core machine that
- * copy cost as much CPU as SHA-256 itself), and a nightly scan of a storage host's images does
+ * thread's buffer without a copy through the page cache (a copy that costs about as much CPU
+ * as hashing the bytes), and a nightly scan of a storage host's images does
  * not push the running guests' data out of the page cache (qemu-img's cache=none, for the
  * same reason). Used only on the image file itself (a dry run over a dirty journal reads the
  * replayed view instead) and only for page-aligned reads; any read the kernel refuses returns

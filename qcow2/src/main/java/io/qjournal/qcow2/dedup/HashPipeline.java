@@ -19,14 +19,14 @@ import java.util.zip.CRC32C;
  * <p>Every candidate cluster gets a 64-bit fingerprint, CRC-32C and CRC-32 of its bytes side by
  * side. Both run in the CPU's own CRC and carry-less multiply instructions at tens of GB/s per
  * core, straight from the direct buffer, so the scan runs at the device's rate. SHA-256 of
- * every cluster cost 2.7 s of CPU for 4.3 GB on this 2-core host, more than the reads, and is
+ * every cluster costs more CPU than the reads take, and is
  * only ever needed for clusters that turn out to have a twin (docs/format/dedup.md): equal
  * bytes always give equal fingerprints, and a fingerprint match is only a hint that the decider
  * checks byte for byte.
  *
  * <p>With direct I/O two reader threads keep the device busy on their own: they read the next
  * chunks into a small pool of buffers while the fingerprinting threads work on the ones already
- * read; with one reader the device sat idle between two requests (docs/performance.md).
+ * read; with one reader the device sat idle between two requests.
  *
  * <p>Through the page cache (no direct I/O) each thread reads its own small chunk and
  * fingerprints it while the kernel's copy is still in its core's cache; the kernel's readahead

@@ -59,8 +59,8 @@ public final class HeaderCodec {
      * its extensions up to their end marker and the backing file name all lie in them (nearly
      * always), else the whole cluster. Why not always the cluster: a 64 KiB read at the start of
      * a file is what the kernel takes for the start of a sequential read, and its readahead
-     * then fetched about 1.3 MiB of every image a sweep checked (8 MiB windows on this VM's disk),
-     * where the check itself reads 0.3 MiB; QEMU reads the header in small pieces.
+     * then fetched several times more of every image a sweep checked than the check itself
+     * reads; QEMU reads the header in small pieces.
      */
     public static byte[] readHeaderArea(long fileSize, int clusterSize, PositionedRead read)
             throws java.io.IOException {

@@ -30,7 +30,7 @@ public final class FileStorage implements Storage {
      * The file's size as our own writes leave it (writable storage only; the image lock keeps
      * other writers out). Asking the kernel instead costs more than the fstat: since Linux 6.13
      * a stat makes the next write stamp a fine-grained mtime, so every fdatasync on ext4 then
-     * writes the inode too (+50 us per flush measured here, see docs/performance.md).
+     * writes the inode too.
      */
     private final java.util.concurrent.atomic.AtomicLong size = new java.util.concurrent.atomic.AtomicLong(-1);
 

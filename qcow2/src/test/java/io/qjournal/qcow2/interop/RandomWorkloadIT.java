@@ -142,13 +142,11 @@ class RandomWorkloadIT {
     @MethodSource("cases")
     void sameWorkloadSameImage(String name, String opts, int cs, long size, boolean ext, String setup, long seed)
             throws Throwable {
-        KnownEngineBugs.run("RandomWorkloadIT", name, () -> {
-            try {
-                run(name, opts, cs, size, ext, setup, seed);
-            } catch (AssertionError | Exception e) {
-                throw new AssertionError("random workload '" + name + "' failed with seed " + seed + ": " + e.getMessage(), e);
-            }
-        });
+        try {
+            run(name, opts, cs, size, ext, setup, seed);
+        } catch (AssertionError | Exception e) {
+            throw new AssertionError("random workload '" + name + "' failed with seed " + seed + ": " + e.getMessage(), e);
+        }
     }
 
     private void run(String name, String opts, int cs, long size, boolean ext, String setup, long seed)

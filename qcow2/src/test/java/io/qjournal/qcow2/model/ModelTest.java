@@ -1,6 +1,5 @@
 package io.qjournal.qcow2.model;
 
-import io.qjournal.qcow2.interop.KnownEngineBugs;
 import io.qjournal.qcow2.model.ModelRunner.Config;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,6 +59,6 @@ class ModelTest {
     @ParameterizedTest(name = "{0} seed={1}")
     @MethodSource("runs")
     void engineMatchesModel(Config cfg, long seed) throws Throwable {
-        KnownEngineBugs.run("ModelTest", cfg.name(), () -> new ModelRunner(cfg, seed, dir).run());
+        new ModelRunner(cfg, seed, dir).run();
     }
 }

@@ -6,7 +6,6 @@ import io.qjournal.qcow2.CreateOptions;
 import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
-import io.qjournal.qcow2.interop.KnownEngineBugs;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -31,15 +30,13 @@ class TinyCacheRegressionTest {
 
     @Test
     void twoTableL2CacheKeepsEveryWrite() throws Throwable {
-        KnownEngineBugs.run("TinyCacheRegressionTest", "two-table L2 cache",
-                () -> replay(OPS, 512, 2L << 20, OpenOptions.readWrite().l2CacheBytes(1024)));
+        replay(OPS, 512, 2L << 20, OpenOptions.readWrite().l2CacheBytes(1024));
     }
 
     @Test
     void smallCachesWithTheJournalKeepEveryWrite() throws Throwable {
-        KnownEngineBugs.run("TinyCacheRegressionTest", "small caches with the journal",
-                () -> replay(JOURNAL_OPS, 4096, 12L << 20, OpenOptions.readWrite().l2CacheBytes(8192)
-                        .refcountCacheBytes(4096).journal(JournalOptions.defaults())));
+        replay(JOURNAL_OPS, 4096, 12L << 20, OpenOptions.readWrite().l2CacheBytes(8192)
+                .refcountCacheBytes(4096).journal(JournalOptions.defaults()));
     }
 
     private void replay(Object[][] ops, int cs, long size, OpenOptions opts) throws Exception {
