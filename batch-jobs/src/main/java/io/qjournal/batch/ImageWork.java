@@ -6,7 +6,6 @@ import io.qjournal.qcow2.check.CheckResult;
 import io.qjournal.qcow2.check.ImageChecker;
 import io.qjournal.qcow2.check.RepairMode;
 import io.qjournal.qcow2.header.Feature;
-import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
 import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.storage.ImageInUseException;
@@ -88,12 +87,7 @@ public final class ImageWork {
 
     /** The "journal dirty" incompatible bit: QEMU refuses the image until it is replayed. */
     static boolean journalDirty(FileStorage s) throws IOException {
-        long fileSize = s.size();
-        byte[] first = new byte[(int) Math.min(fileSize, Header.V3_LENGTH_WITH_COMPRESSION)];
-        s.read(0, java.nio.ByteBuffer.wrap(first));
-        int clusterSize = HeaderCodec.peekClusterSize(first, s.name());
-        Header h = HeaderCodec.decode(HeaderCodec.readHeaderArea(fileSize, clusterSize, s::read), fileSize, s.name());
-        return h.has(Feature.JOURNAL_DIRTY);
+        return HeaderCodec.read(s).has(Feature.JOURNAL_DIRTY);
     }
 
     static long sizeOf(Path p) {

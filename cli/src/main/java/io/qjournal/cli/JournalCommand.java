@@ -26,7 +26,7 @@ public final class JournalCommand implements Callable<Integer> {
             throw new CliException("journal: unknown action '" + action + "' (use: journal dump FILE)");
         }
         try (FileStorage s = FileStorage.open(file, false)) {
-            Header h = io.qjournal.qcow2.header.HeaderCodec.decode(readHeaderCluster(s), s.size(), s.name());
+            Header h = io.qjournal.qcow2.header.HeaderCodec.read(s);
             JournalExtension ext = JournalExtension.of(h, s.name());
             if (ext == null) {
                 System.out.println(file + ": no journal");
@@ -41,14 +41,5 @@ public final class JournalCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    private static byte[] readHeaderCluster(FileStorage s) throws java.io.IOException {
-        byte[] first = new byte[(int) Math.min(512, s.size())];
-        s.read(0, first, 0, first.length);
-        int cs = io.qjournal.qcow2.header.HeaderCodec.peekClusterSize(first, s.name());
-        byte[] c = new byte[(int) Math.min(cs, s.size())];
-        s.read(0, c, 0, c.length);
-        return c;
     }
 }

@@ -6,7 +6,6 @@ import io.qjournal.qcow2.header.HeaderCodec;
 import io.qjournal.qcow2.journal.Journal;
 import io.qjournal.qcow2.journal.JournalExtension;
 import io.qjournal.qcow2.storage.FileStorage;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 
 /**
@@ -21,16 +20,7 @@ final class JournalProbe {
     static int committedTransactions(Path path) {
         try (FileStorage fs = FileStorage.open(path, false)) {
             String name = path.toString();
-            long size = fs.size();
-            if (size < 512) {
-                return -1;
-            }
-            ByteBuffer first = ByteBuffer.allocate(512);
-            fs.read(0, first);
-            int cs = HeaderCodec.peekClusterSize(first.array(), name);
-            ByteBuffer cluster = ByteBuffer.allocate((int) Math.min(size, cs));
-            fs.read(0, cluster);
-            Header h = HeaderCodec.decode(cluster.array(), size, name);
+            Header h = HeaderCodec.read(fs);
             if (!h.has(Feature.JOURNAL_VALID) || !h.has(Feature.JOURNAL_DIRTY)) {
                 return 0;
             }

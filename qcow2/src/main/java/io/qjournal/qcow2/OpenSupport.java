@@ -20,16 +20,7 @@ final class OpenSupport {
     }
 
     static Header readHeader(Storage storage) throws IOException {
-        String file = storage.name();
-        long fileSize = storage.size();
-        if (fileSize < Header.V2_LENGTH) {
-            throw new Qcow2Exception(file, fileSize == 0 ? "image is empty (0 bytes)"
-                    : "image is too short to hold a qcow2 header (" + fileSize + " bytes)");
-        }
-        byte[] first = new byte[(int) Math.min(fileSize, 512)];
-        storage.read(0, first, 0, first.length);
-        int cs = HeaderCodec.peekClusterSize(first, file);
-        return HeaderCodec.decode(HeaderCodec.readHeaderArea(fileSize, cs, storage::read), fileSize, file);
+        return HeaderCodec.read(storage);
     }
 
     /** Refuses what this engine must not touch; names unknown features from the image's table. */

@@ -69,11 +69,7 @@ public final class ImageChecker {
 
     /** Reads and decodes the header cluster, refusing what QEMU would refuse to open. */
     static Header readHeader(Storage storage) throws IOException {
-        long size = storage.size();
-        byte[] first = new byte[(int) Math.min(size, Header.V3_LENGTH_WITH_COMPRESSION)];
-        storage.read(0, first, 0, first.length);
-        int clusterSize = HeaderCodec.peekClusterSize(first, storage.name());
-        Header h = HeaderCodec.decode(HeaderCodec.readHeaderArea(size, clusterSize, storage::read), size, storage.name());
+        Header h = HeaderCodec.read(storage);
         long unknown = h.incompatibleFeatures() & ~Feature.KNOWN_INCOMPATIBLE;
         if (unknown != 0) {
             throw new Qcow2Exception(storage.name(), "unsupported incompatible features 0x" + Long.toHexString(unknown));

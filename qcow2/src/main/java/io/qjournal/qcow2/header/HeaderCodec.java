@@ -108,6 +108,25 @@ public final class HeaderCodec {
         return false;
     }
 
+    /**
+     * Reads and decodes the header of the image held by {@code storage}: its first bytes for the
+     * cluster size, then {@link #readHeaderArea}, then {@link #decode}. Every reader of a header
+     * (open, check, batch jobs, CLI, daemon) goes through here, so all refuse the same files with
+     * the same words.
+     */
+    public static Header read(io.qjournal.qcow2.storage.Storage storage) throws java.io.IOException {
+        String file = storage.name();
+        long fileSize = storage.size();
+        if (fileSize < Header.V2_LENGTH) {
+            throw new Qcow2Exception(file, fileSize == 0 ? "image is empty (0 bytes)"
+                    : "image is too short to hold a qcow2 header (" + fileSize + " bytes)");
+        }
+        byte[] first = new byte[(int) Math.min(fileSize, 512)];
+        storage.read(0, first, 0, first.length);
+        int clusterSize = peekClusterSize(first, file);
+        return decode(readHeaderArea(fileSize, clusterSize, storage::read), fileSize, file);
+    }
+
     /** Size of the buffer {@link #decode} wants: the header cluster is at most 2 MiB. */
     public static int peekClusterSize(byte[] first, String file) throws Qcow2Exception {
         if (first.length < Header.V2_LENGTH) {
