@@ -1,5 +1,7 @@
 package io.qjournal.qcow2;
 
+import io.qjournal.qcow2.header.Feature;
+import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.journal.Journal;
 import io.qjournal.qcow2.journal.JournalExtension;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
@@ -75,16 +77,20 @@ final class ImageJournal {
         long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
         int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), img.clusterBits());
         long clusters = size / clusterSize;
-        // The clusters' refcounts stay in the cache until the first transaction: a crash
-        // before the header names the journal leaves nothing behind, a crash after it is
-        // mended by recovery (JournalSupport.repairAfterReplay).
+        // Power may fail at any point of the creation; every state must open cleanly. QEMU's
+        // dirty bit goes first: from then on the journal's clusters may be counted on disk
+        // before the header names them, a leak that every writable open (ours and QEMU's)
+        // repairs at once. The header that names the journal clears the bit again.
+        Header plain = img.header();
+        img.writeback().writeHeader(withDirty(plain, true));
         long offset = atEnd ? img.refcounts().allocateAtEnd((int) clusters)
                 : img.refcounts().allocate((int) clusters);
+        // Refcounts durable before anything points at the clusters (QEMU's order).
+        img.writeback().flush();
         Journal j = JournalSupport.format(storage, offset, size, order, jo);
         JournalExtension e = new JournalExtension(offset, size);
-        img.writeback().writeHeader(JournalSupport.withJournal(img.header(), e));
+        img.writeback().writeHeader(JournalSupport.withJournal(withDirty(plain, false), e));
         attach(j, e, jo);
-        img.writeback().flush();
     }
 
     void attach(Journal j, JournalExtension e, JournalOptions jo) {
@@ -99,20 +105,31 @@ final class ImageJournal {
     }
 
     /**
-     * Clean close: the journal clusters' free travels in a last transaction, everything is
-     * synced, and only then does the header drop the journal, so QEMU sees a plain image. A
-     * crash in between leaves a valid, empty journal whose clusters recovery counts again.
+     * Clean close, and the end of a replay that keeps no journal: every transaction is written
+     * home and synced; then the header stops naming the journal (with QEMU's dirty bit set),
+     * then the journal's clusters are freed, then the dirty bit is cleared. A power loss after
+     * the header's rewrite leaves at worst the journal's clusters counted and unnamed, which
+     * the dirty bit has every writable open repair; QEMU then sees a plain image.
      */
     void remove() throws IOException {
         stopTimer();
-        img.refcounts().update(ext.offset(), ext.clusters(img.clusterSize()), -1);
         img.writeback().flush();
         writer.checkpoint();
         writer = null;
         options = null;
         img.writeback().use(new DirectMetadataWriter(storage));
-        img.writeback().writeHeader(JournalSupport.withoutJournal(img.header()));
+        Header plain = JournalSupport.withoutJournal(img.header());
+        img.writeback().writeHeader(withDirty(plain, true));
+        img.refcounts().update(ext.offset(), ext.clusters(img.clusterSize()), -1);
+        img.writeback().flush();
+        img.writeback().writeHeader(plain);
         ext = null;
+    }
+
+    private static Header withDirty(Header h, boolean dirty) {
+        Header.Builder b = h.toBuilder();
+        b.set(Feature.DIRTY, dirty);
+        return b.build();
     }
 
     /** Another program invalidated the journal: forget it, never touch its old clusters. */

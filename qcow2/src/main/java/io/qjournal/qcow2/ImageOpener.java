@@ -68,7 +68,11 @@ final class ImageOpener {
             ext = JournalExtension.of(h, s.name());
             JournalSupport.repairAfterReplay(s, h, ext);
         }
-        if (o.writable && h.has(Feature.DIRTY)) {
+        // Journal bits without the extension: power failed while the header that names a new
+        // journal was written, its first sector landed and the rest did not. The journal's
+        // clusters may already be counted (a leak): repaired as for the dirty bit.
+        boolean tornCreation = ext == null && (h.has(Feature.JOURNAL_DIRTY) || h.has(Feature.JOURNAL_VALID));
+        if (o.writable && (h.has(Feature.DIRTY) || tornCreation)) {
             h = repairDirty(s, o);
         }
         List<SnapshotInfo> snapshots = new ArrayList<>();

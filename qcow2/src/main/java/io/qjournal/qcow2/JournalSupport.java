@@ -46,9 +46,9 @@ final class JournalSupport {
     }
 
     /**
-     * After a replay: the journal's clusters are counted (a crash may have come between the
-     * header naming the journal and the transaction counting its clusters, or between the last
-     * transaction freeing them and the header dropping the journal), and the file reaches the
+     * After a replay: the journal's clusters are counted (journals written before their
+     * refcounts were made durable at creation, and freed before the header dropped them at
+     * removal, may lack the count; journal.md 15.2), and the file reaches the
      * end of every counted cluster (a fresh cluster's data write may have been lost; it reads as
      * zeros either way, and qemu-img check wants the file to cover it).
      */

@@ -61,7 +61,10 @@ public final class FeatureNameTable {
             }
         }
         for (Entry e : existing) {
-            out.putIfAbsent(key(e), e);
+            // A journal's entries leave with the journal, so the table reads as qemu-img's again.
+            if (withJournal || !isJournalEntry(e)) {
+                out.putIfAbsent(key(e), e);
+            }
         }
         return new ArrayList<>(out.values());
     }
@@ -74,6 +77,15 @@ public final class FeatureNameTable {
             }
         }
         return null;
+    }
+
+    private static boolean isJournalEntry(Entry e) {
+        for (Feature f : new Feature[] {Feature.JOURNAL_DIRTY, Feature.JOURNAL_VALID}) {
+            if (e.type() == f.kind().ordinal() && e.bit() == f.bit()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static long key(Entry e) {
