@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.sun.management.HotSpotDiagnosticMXBean;
 import java.io.File;
 import java.lang.management.ManagementFactory;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,9 +19,15 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import javax.management.Attribute;
 import javax.management.AttributeChangeNotification;
+import javax.management.AttributeChangeNotificationFilter;
+import javax.management.AttributeList;
+import javax.management.MBeanServerDelegate;
 import javax.management.MBeanServerConnection;
 import javax.management.Notification;
 import javax.management.ObjectName;
+import javax.management.Query;
+import javax.management.QueryExp;
+import javax.management.relation.MBeanServerNotificationFilter;
 import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXPrincipal;
 import javax.security.auth.Subject;
@@ -107,6 +114,36 @@ class JmxLockdownTest {
                     () -> asAdmin.setAttribute(JmxAgent.imageObjectName("vm1"), new Attribute("CommitIntervalMillis", 1L))));
             assertTrue(delegated.contains("filter status: REJECTED"), delegated);
             assertEquals("test", mbs.getAttribute(DAEMON, "Version"));
+        }
+    }
+
+    @Test
+    void whatOrdinaryClientsSendPassesTheFilter() throws Exception {
+        try (JmxFixture f = new JmxFixture(dir).start();
+                JMXConnector c = f.connect(JmxFixture.ADMIN, JmxFixture.ADMIN_PASSWORD)) {
+            EngineImage vm1 = f.open("vm1");
+            MBeanServerConnection mbs = c.getMBeanServerConnection();
+            ObjectName on = JmxAgent.imageObjectName("vm1");
+            // jconsole's kinds of calls: queries, filtered subscriptions, attribute lists.
+            QueryExp healthy = Query.and(Query.isInstanceOf(Query.value(DescribedMBean.class.getName())),
+                    Query.eq(Query.attr("Health"), Query.value("OK")));
+            assertEquals(Set.of(on), mbs.queryNames(on("qjournal:type=Image,*"), healthy));
+            MBeanServerNotificationFilter registrations = new MBeanServerNotificationFilter();
+            registrations.enableAllObjectNames();
+            BlockingQueue<Notification> got = new LinkedBlockingQueue<>();
+            mbs.addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, (n, h) -> got.add(n), registrations, "hb");
+            AttributeChangeNotificationFilter dirtyOnly = new AttributeChangeNotificationFilter();
+            dirtyOnly.enableAttribute("Dirty");
+            mbs.addNotificationListener(on, (n, h) -> got.add(n), dirtyOnly, List.of(1L, 2.5, BigDecimal.ONE));
+            AttributeList set = new AttributeList(List.of(new Attribute("CommitIntervalMillis", 900L),
+                    new Attribute("CommitDataSize", 4096L)));
+            assertEquals(2, mbs.setAttributes(on, set).size());
+            assertEquals(900L, mbs.getAttributes(on, new String[] {"CommitIntervalMillis"}).asList().get(0).getValue());
+            vm1.forceSync();
+            f.agent.refresh("vm1");
+            got.clear();
+            vm1.write(2 << 20, new byte[4096]);
+            assertTrue(dirtyBecomes(got, true), "no Dirty notification through the filter");
         }
     }
 
