@@ -35,7 +35,9 @@ import javax.management.remote.rmi.RMIJRMPServerImpl;
  * The daemon's JMX face: the Daemon and Image MXBeans on the platform MBean server (so jconsole
  * also shows heap and threads) and a remote RMI connector that jconsole and jmxterm reach as
  * {@code HOST:PORT}, with the RMI registry and the connector on that one port, bound to HOST
- * only, authenticated with the JDK's password and access file formats.
+ * only, authenticated with the JDK's password and access file formats. Logins other than a
+ * {@code String[]} and call arguments outside {@link SerialFilter} are refused before they are
+ * deserialized, and {@link JmxLockdown} refuses every client what would run code as the daemon.
  *
  * <p>One agent per JVM at a time: an RMI registry has a fixed object id, and so has the daemon
  * bean's name (so do not also start the JDK's own -Dcom.sun.management.jmxremote.port agent).
@@ -132,12 +134,18 @@ public final class JmxAgent implements AutoCloseable {
                     env.put("jmx.remote.x.access.file", config.accessFile().toString());
                 }
             }
+            // As the JDK's own agent: only a String[] login reaches the authenticator, and each
+            // call's arguments pass the daemon's filter (also JVM-wide when bin/qjournald starts it).
+            env.put(RMIConnectorServer.CREDENTIALS_FILTER_PATTERN, SerialFilter.CREDENTIALS);
+            env.put(RMIConnectorServer.SERIAL_FILTER_PATTERN, SerialFilter.pattern());
             // As the JDK's own agent does: export the server object on our port ourselves and put
             // its stub into the registry by a local call. A JNDI bind would go over the network
             // and could reuse a cached RMI connection to an earlier agent on the same port.
             RMIJRMPServerImpl rmiServer = new RMIJRMPServerImpl(port, null, ssf, env);
             agent.connector = new RMIConnectorServer(new JMXServiceURL("rmi", host.getHostAddress(), port),
                     env, rmiServer, mbs);
+            // Before start(): the access-file controller start() adds goes in front of it.
+            agent.connector.setMBeanServerForwarder(JmxLockdown.forwarder());
             try {
                 agent.connector.start();
                 registry.rebind("jmxrmi", rmiServer.toStub());

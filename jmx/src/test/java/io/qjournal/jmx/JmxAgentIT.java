@@ -217,6 +217,19 @@ class JmxAgentIT {
                 denied.toString());
     }
 
+    @Test
+    void aRefusalReachesTheOperatorAsOneLine() throws Exception {
+        Path pw = Files.writeString(dir.resolve("admin.pw"), JmxFixture.ADMIN_PASSWORD + "\n");
+        Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
+        Path script = Files.writeString(dir.resolve("flag.jmx"),
+                "bean com.sun.management:type=HotSpotDiagnostic\nrun setVMOption PrintConcurrentLocks true\n");
+        Run r = run(List.of(WRAPPER.toString(), "--port", String.valueOf(f.port()), "--user", JmxFixture.ADMIN,
+                "--password-file", pw.toString(), script.toString()), null);
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals("qjournal-jmxterm: com.sun.management:type=HotSpotDiagnostic setVMOption is refused:"
+                + " it changes the running daemon's JVM flags\n", r.err(), r.toString());
+    }
+
     private static List<String> concat(List<String> a, String... b) {
         List<String> all = new ArrayList<>(a);
         all.addAll(List.of(b));

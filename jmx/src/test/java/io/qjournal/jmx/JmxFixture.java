@@ -39,7 +39,11 @@ final class JmxFixture implements AutoCloseable {
     }
 
     JmxFixture start() throws IOException {
-        agent = JmxAgent.start(config(), daemon);
+        return start(config());
+    }
+
+    JmxFixture start(JmxAgent.Config config) throws IOException {
+        agent = JmxAgent.start(config, daemon);
         daemon.agent = agent;
         return this;
     }
@@ -56,8 +60,15 @@ final class JmxFixture implements AutoCloseable {
     }
 
     JMXConnector connect(String user, String password) throws IOException {
+        return connectWith(new String[] {user, password});
+    }
+
+    /** Whatever object as the login (null: none, as with --jmx-no-auth). */
+    JMXConnector connectWith(Object credentials) throws IOException {
         Map<String, Object> env = new HashMap<>();
-        env.put(JMXConnector.CREDENTIALS, new String[] {user, password});
+        if (credentials != null) {
+            env.put(JMXConnector.CREDENTIALS, credentials);
+        }
         return JMXConnectorFactory.connect(agent.serviceUrl(), env);
     }
 
