@@ -36,7 +36,7 @@ final class ImageOpener {
     /**
      * @param path the image's name: relative backing file names resolve against its directory
      * @param file what is opened: {@code path} itself, or its real path once a policy allowed it
-     *     (so a symlink swapped after the check cannot redirect the open)
+     *     (so a symlink replaced after the check cannot redirect the open)
      */
     static Qcow2Image open(Path path, Path file, OpenOptions options, int depth) throws IOException {
         FileStorage storage = FileStorage.open(file, options.writable);
@@ -46,7 +46,8 @@ final class ImageOpener {
             }
             Header h = OpenSupport.readHeader(storage);
             OpenSupport.checkFeatures(h, options.writable, storage.name());
-            BlockDevice backing = options.openBacking ? OpenSupport.openBacking(h, path, options.pathPolicy, depth) : null;
+            BlockDevice backing = options.openBacking
+                    ? OpenSupport.openBacking(h, path, options.pathPolicy, depth) : null;
             return finishOpen(storage, path, options, h, backing);
         } catch (IOException | RuntimeException e) {
             storage.close();
