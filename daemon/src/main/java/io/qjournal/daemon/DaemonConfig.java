@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
 public final class DaemonConfig {
     public static final Path DEFAULT_FILE = Path.of("/etc/qjournal/qjournald.conf");
     static final Set<String> KEYS = Set.of("image", "image-dir", "nbd", "nbd-socket", "jmx", "jmx-password-file",
-            "jmx-access-file", "jmx-no-auth", "debug");
+            "jmx-access-file", "jmx-no-auth", "debug",
+            "allow-dir");
     // A config file is a few lines; refuse anything that is clearly not one.
     private static final long MAX_FILE_BYTES = 1 << 20;
 
@@ -33,6 +34,8 @@ public final class DaemonConfig {
     public Path configFile;
     public final List<ImageSpec> images = new ArrayList<>();
     public final List<Path> imageDirs = new ArrayList<>();
+    /** More directories images and backing files may lie in (besides image-dirs and --image's). */
+    public final List<Path> allowDirs = new ArrayList<>();
     /** null = no TCP listener ({@code nbd = off}). */
     public InetSocketAddress nbd = new InetSocketAddress("127.0.0.1", 10809);
     public Path nbdSocket;
@@ -55,6 +58,9 @@ public final class DaemonConfig {
         @Option(names = "--image-dir", paramLabel = "DIR",
                 description = "Serve every *.qcow2 in DIR under its file name without .qcow2 (repeatable).")
         List<String> imageDirs = new ArrayList<>();
+        @Option(names = "--allow-dir", paramLabel = "DIR", description = "Also allow images and backing files"
+                + " in DIR (repeatable; image-dirs and the directories of --image are always allowed).")
+        List<String> allowDirs = new ArrayList<>();
         @Option(names = "--nbd", paramLabel = "HOST:PORT|off", description = "NBD TCP listener (default 127.0.0.1:10809).")
         String nbd;
         @Option(names = "--nbd-socket", paramLabel = "PATH", description = "Also listen on a Unix socket.")
@@ -136,6 +142,12 @@ public final class DaemonConfig {
         }
         for (String d : f.imageDirs) {
             c.imageDirs.add(Path.of(d));
+        }
+        for (String d : file.getOrDefault("allow-dir", List.of())) {
+            c.allowDirs.add(base.resolve(d));
+        }
+        for (String d : f.allowDirs) {
+            c.allowDirs.add(Path.of(d));
         }
 
         String nbd = pick(f.nbd, file, "nbd", where);

@@ -25,6 +25,11 @@ public final class ImageRegistry implements NbdExports, ManagedDaemon {
     private volatile NbdServer nbd;
     private volatile JmxAgent jmx;
     private volatile String nbdAddress = "";
+    private final AllowedRoots roots;
+
+    ImageRegistry(AllowedRoots roots) {
+        this.roots = roots;
+    }
 
     void attach(NbdServer server, String address) {
         this.nbd = server;
@@ -49,7 +54,7 @@ public final class ImageRegistry implements NbdExports, ManagedDaemon {
         }
         ServedImage s;
         try {
-            s = ServedImage.open(spec, this::healthChanged, this::close);
+            s = ServedImage.open(spec, roots, this::healthChanged, this::close);
         } finally {
             synchronized (this) {
                 opening.remove(spec.name());

@@ -38,7 +38,7 @@ public final class Qjournald {
     static final int OPEN_THREADS = Integer.getInteger("qjournald.openThreads", 8);
 
     private final DaemonConfig config;
-    private final ImageRegistry registry = new ImageRegistry();
+    private final ImageRegistry registry;
     private final SdNotify notify = new SdNotify();
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final AtomicInteger signals = new AtomicInteger();
@@ -47,8 +47,9 @@ public final class Qjournald {
     private JmxAgent jmx;
     private ScheduledExecutorService poller;
 
-    private Qjournald(DaemonConfig config) {
+    private Qjournald(DaemonConfig config) throws ConfigException {
         this.config = config;
+        this.registry = new ImageRegistry(AllowedRoots.of(config));
     }
 
     public static void main(String[] args) {

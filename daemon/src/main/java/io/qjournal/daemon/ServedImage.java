@@ -51,17 +51,19 @@ public final class ServedImage extends EngineImageView implements NbdExport {
 
     /**
      * Opens the image with QEMU-compatible locking (a second daemon or a qemu-io on the same
-     * file is refused). {@code onClose} is called by the JMX close() operation.
+     * file is refused). {@code onClose} is called by the JMX close() operation. The image and
+     * every backing file must lie inside {@code roots}.
      */
-    public static ServedImage open(ImageSpec spec, Consumer<ServedImage> onHealthChange,
+    public static ServedImage open(ImageSpec spec, AllowedRoots roots, Consumer<ServedImage> onHealthChange,
             Closer onClose) throws IOException {
         OpenOptions o = spec.readOnly() ? OpenOptions.readOnly() : OpenOptions.readWrite();
-        o.lock(true);
+        o.lock(true).pathPolicy(roots);
         JournalOptions j = spec.journalOptions();
         if (j != null) {
             o.journal(j);
         }
-        int pending = JournalProbe.committedTransactions(spec.path());
+        // Checked before the journal probe, the first read of the file.
+        int pending = JournalProbe.committedTransactions(roots.checkImage(spec.path()));
         Qcow2Image img = Qcow2Image.open(spec.path(), o);
         ServedImage s = new ServedImage(spec, img, onHealthChange, onClose);
         if (s.replayed) {

@@ -133,7 +133,7 @@ class ConfigTest {
     @Test
     void badFiles() throws Exception {
         Path f = file("nbd = 127.0.0.1:1\nport = 7\n");
-        assertEquals(f + " line 2: unknown key 'port' (known: debug, image, image-dir, jmx, jmx-access-file,"
+        assertEquals(f + " line 2: unknown key 'port' (known: allow-dir, debug, image, image-dir, jmx, jmx-access-file,"
                 + " jmx-no-auth, jmx-password-file, nbd, nbd-socket)", error("--config", f.toString()));
         f = file("just words\n");
         assertEquals(f + " line 1: expected 'key = value', got 'just words'", error("--config", f.toString()));
@@ -179,5 +179,13 @@ class ConfigTest {
         assertEquals(DaemonConfig.Action.HELP, parse("--help").action);
         assertEquals(DaemonConfig.Action.VERSION, parse("--version").action);
         assertTrue(DaemonConfig.usage().contains("--image-dir"));
+    }
+
+    @Test
+    void allowDirsFromFlagsAndFileAddUp() throws Exception {
+        Path f = file("jmx = off\nallow-dir = shared\nallow-dir = /srv/bases\n");
+        DaemonConfig c = parse("--config", f.toString(), "--allow-dir", "/opt/more");
+        assertEquals(List.of(dir.resolve("shared"), Path.of("/srv/bases"), Path.of("/opt/more")), c.allowDirs);
+        assertTrue(DaemonConfig.usage().contains("--allow-dir"));
     }
 }

@@ -33,8 +33,9 @@ class RuntimeImagesIT {
         QemuTools.qemuImg("create", "-q", "-f", "qcow2", late.toString(), "32M").requireSuccess();
         int jmxPort = DaemonProcess.freePort();
         Path sock = dir.resolve("nbd.sock");
-        List<String> args = List.of("--image-dir", images.toString(), "--nbd", "off", "--nbd-socket",
-                sock.toString(), "--jmx", "127.0.0.1:" + jmxPort, "--jmx-no-auth");
+        // late.qcow2 lies outside the image dir: allowed by --allow-dir.
+        List<String> args = List.of("--image-dir", images.toString(), "--allow-dir", dir.toString(), "--nbd", "off",
+                "--nbd-socket", sock.toString(), "--jmx", "127.0.0.1:" + jmxPort, "--jmx-no-auth");
         try (DaemonProcess d = DaemonProcess.start(dir.resolve("qjournald.log"), Map.of(), args)) {
             d.awaitReady();
             Jmx jmx = new Jmx(jmxPort);

@@ -29,14 +29,25 @@ final class ImageOpener {
     }
 
     static Qcow2Image open(Path path, OpenOptions options, int depth) throws IOException {
-        FileStorage storage = FileStorage.open(path, options.writable);
+        Path file = OpenSupport.allowedFile(path, options.pathPolicy, PathPolicy.Role.IMAGE, null);
+        return open(path, file, options, depth);
+    }
+
+    /**
+     * @param path the image's name: relative backing file names resolve against its directory
+     * @param file what is opened: {@code path} itself, or its real path once a policy allowed it
+     *     (so a symlink replaced after the check cannot redirect the open)
+     */
+    static Qcow2Image open(Path path, Path file, OpenOptions options, int depth) throws IOException {
+        FileStorage storage = FileStorage.open(file, options.writable);
         try {
             if (options.lock) {
                 storage.lock(options.writable);
             }
             Header h = OpenSupport.readHeader(storage);
             OpenSupport.checkFeatures(h, options.writable, storage.name());
-            BlockDevice backing = options.openBacking ? OpenSupport.openBacking(h, path, depth) : null;
+            BlockDevice backing = options.openBacking
+                    ? OpenSupport.openBacking(h, path, options.pathPolicy, depth) : null;
             return finishOpen(storage, path, options, h, backing);
         } catch (IOException | RuntimeException e) {
             storage.close();

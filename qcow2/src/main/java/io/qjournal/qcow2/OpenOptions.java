@@ -11,6 +11,7 @@ public final class OpenOptions {
     JournalOptions journal;
     boolean journalAtEnd;
     boolean preservesContents;
+    PathPolicy pathPolicy;
 
     public static OpenOptions readOnly() {
         return new OpenOptions();
@@ -72,6 +73,15 @@ public final class OpenOptions {
      */
     public OpenOptions preservesContents(boolean v) {
         preservesContents = v;
+        return this;
+    }
+
+    /**
+     * Asks {@code policy} before opening the image and each backing file, by real path (null:
+     * allow every path). Backing files inherit it.
+     */
+    public OpenOptions pathPolicy(PathPolicy policy) {
+        pathPolicy = policy;
         return this;
     }
 

@@ -8,6 +8,7 @@ import io.qjournal.qcow2.header.HeaderExtension;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +51,7 @@ final class OpenSupport {
         }
     }
 
-    static BlockDevice openBacking(Header h, Path imagePath, int depth) throws IOException {
+    static BlockDevice openBacking(Header h, Path imagePath, PathPolicy policy, int depth) throws IOException {
         String file = imagePath.toString();
         if (h.backingFile() == null || h.backingFile().isEmpty()) {
             return null;
@@ -64,18 +65,40 @@ final class OpenSupport {
             throw new Qcow2Exception(file, "Could not open backing file '" + h.backingFile()
                     + "': No such file or directory");
         }
+        // Checked before anything reads it, even the format probe.
+        Path open = allowedFile(backing, policy, PathPolicy.Role.BACKING_FILE, imagePath);
         String fmt = h.backingFormat();
         if (fmt == null) {
-            fmt = probeFormat(backing);
+            fmt = probeFormat(open);
         }
         switch (fmt) {
             case "raw":
-                return RawImage.open(backing);
+                return RawImage.open(open);
             case "qcow2":
-                return ImageOpener.open(backing, OpenOptions.readOnly().lock(false), depth + 1);
+                return ImageOpener.open(backing, open, OpenOptions.readOnly().lock(false).pathPolicy(policy),
+                        depth + 1);
             default:
                 throw new Qcow2Exception(file, "backing file format '" + fmt + "' is not supported");
         }
+    }
+
+    /**
+     * The file to open for {@code path}: the path itself without a policy, else its real path
+     * once the policy allowed it.
+     */
+    static Path allowedFile(Path path, PathPolicy policy, PathPolicy.Role role, Path referrer) throws IOException {
+        if (policy == null) {
+            return path;
+        }
+        Path real;
+        try {
+            real = path.toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new Qcow2Exception(referrer == null ? path.toString() : referrer.toString(),
+                    (referrer == null ? "" : role + " " + path + ": ") + "No such file or directory");
+        }
+        policy.check(real, role, referrer);
+        return real;
     }
 
     static String probeFormat(Path path) throws IOException {
