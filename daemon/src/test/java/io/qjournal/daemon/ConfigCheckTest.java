@@ -66,8 +66,8 @@ class ConfigCheckTest {
         for (String mode : List.of("rw-r-----", "rw----r--", "rw--w----")) {
             Files.setPosixFilePermissions(password, PosixFilePermissions.fromString(mode));
             String m = problem(args());
-            assertTrue(m.startsWith(password + ": password file has mode"), m);
-            assertTrue(m.contains("readable only by its owner"), m);
+            assertTrue(m.startsWith(password + ": password file must be readable only by its owner (it has mode 0"),
+                    m);
         }
     }
 
@@ -98,7 +98,8 @@ class ConfigCheckTest {
     @Test
     void accessFileWritableByOthers() throws Exception {
         Files.setPosixFilePermissions(access, PosixFilePermissions.fromString("rw-rw-r--"));
-        assertTrue(problem(args()).startsWith(access + ": access file has mode 0664"), problem(args()));
+        assertTrue(problem(args()).equals(access + ": access file must not be writable by group or others (it has"
+                + " mode 0664, rw-rw-r--)"), problem(args()));
     }
 
     @Test

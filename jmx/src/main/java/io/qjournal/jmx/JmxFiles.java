@@ -39,8 +39,8 @@ public final class JmxFiles {
         Set<PosixFilePermission> extra = EnumSet.copyOf(GROUP_OR_OTHERS);
         extra.retainAll(a.permissions());
         if (!extra.isEmpty()) {
-            throw new IOException(file + ": password file has mode " + mode(a) + "; it must be readable only by its"
-                    + " owner (chmod 600)");
+            throw new IOException(file + ": password file must be readable only by its owner (it has mode "
+                    + mode(a) + "; chmod 600)");
         }
         String user = System.getProperty("user.name");
         String owner = a.owner().getName();
@@ -59,7 +59,8 @@ public final class JmxFiles {
         Set<PosixFilePermission> extra = EnumSet.copyOf(GROUP_OR_OTHERS_WRITE);
         extra.retainAll(a.permissions());
         if (!extra.isEmpty()) {
-            throw new IOException(file + ": access file has mode " + mode(a) + "; group or others can write it");
+            throw new IOException(file + ": access file must not be writable by group or others (it has mode "
+                    + mode(a) + ")");
         }
     }
 
@@ -86,6 +87,6 @@ public final class JmxFiles {
         for (PosixFilePermission p : a.permissions()) {
             bits |= 1 << (8 - p.ordinal());
         }
-        return String.format("%04o (%s)", bits, PosixFilePermissions.toString(a.permissions()));
+        return String.format("%04o, %s", bits, PosixFilePermissions.toString(a.permissions()));
     }
 }
