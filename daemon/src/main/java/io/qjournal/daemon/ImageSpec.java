@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  */
 public record ImageSpec(String name, Path path, boolean readOnly, boolean journal, Duration commitInterval,
         long commitDatasize, String description) {
-    /** NBD allows 4096 bytes of NBD_INFO_DESCRIPTION; a longer text is a mistake, not a wish. */
-    static final int MAX_DESCRIPTION_CHARS = 1024;
+    /** The NBD server sends at most this much of a description; a longer one is refused, not cut. */
+    static final int MAX_DESCRIPTION_CHARS = 256;
 
     // Export names travel in NBD URIs and JMX ObjectNames: keep them free of quoting trouble.
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,127}");
