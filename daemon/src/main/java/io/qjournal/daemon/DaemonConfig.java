@@ -28,7 +28,7 @@ public final class DaemonConfig {
     private static final long MAX_FILE_BYTES = 1 << 20;
 
     /** What the command line asked for besides running. */
-    public enum Action { RUN, HELP, VERSION }
+    public enum Action { RUN, HELP, VERSION, CHECK_CONFIG }
 
     public Action action = Action.RUN;
     public Path configFile;
@@ -53,7 +53,8 @@ public final class DaemonConfig {
                 description = "Config file (default /etc/qjournal/qjournald.conf when it exists).")
         Path config;
         @Option(names = "--image", paramLabel = "NAME=PATH[,journal=on|off][,readonly=on][,commit-interval=T]"
-                + "[,commit-datasize=N]", description = "Serve an image as export NAME (repeatable).")
+                + "[,commit-datasize=N][,description=TEXT]", description = "Serve an image as export NAME"
+                + " (repeatable); clients see TEXT (default NAME) as its description.")
         List<String> images = new ArrayList<>();
         @Option(names = "--image-dir", paramLabel = "DIR",
                 description = "Serve every *.qcow2 in DIR under its file name without .qcow2 (repeatable).")
@@ -75,6 +76,10 @@ public final class DaemonConfig {
         Boolean jmxNoAuth;
         @Option(names = "--debug", description = "Stack traces with errors in the log.")
         Boolean debug;
+        @Option(names = "--check-config", description = "Check flags, config file, image files and the JMX"
+                + " password/access files without opening any image; prints 'configuration OK' (status 0) or"
+                + " one error line (status 2).")
+        boolean checkConfig;
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help.")
         boolean help;
         @Option(names = {"-V", "--version"}, versionHelp = true, description = "Show the version.")
@@ -122,8 +127,7 @@ public final class DaemonConfig {
         Path base = c.configFile == null ? null : c.configFile.toAbsolutePath().getParent();
         for (String s : file.getOrDefault("image", List.of())) {
             ImageSpec spec = prefixed(where, s);
-            spec = new ImageSpec(spec.name(), base.resolve(spec.path()), spec.readOnly(), spec.journal(),
-                    spec.commitInterval(), spec.commitDatasize());
+            spec = spec.withPath(base.resolve(spec.path()));
             if (images.put(spec.name(), spec) != null) {
                 throw new ConfigException(where + "image name '" + spec.name() + "' appears twice");
             }
@@ -177,6 +181,9 @@ public final class DaemonConfig {
         if (c.jmx != null && !c.jmxNoAuth && c.jmxPasswordFile == null) {
             throw new ConfigException("JMX authentication needs --jmx-password-file FILE (or --jmx-no-auth on a"
                     + " loopback address, or --jmx off)");
+        }
+        if (f.checkConfig) {
+            c.action = Action.CHECK_CONFIG;
         }
         return c;
     }

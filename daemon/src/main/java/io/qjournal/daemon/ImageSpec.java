@@ -8,21 +8,26 @@ import java.util.regex.Pattern;
 
 /**
  * One image to serve: {@code NAME=PATH[,journal=on|off][,readonly=on][,commit-interval=5s]
- * [,commit-datasize=1M]}.
+ * [,commit-datasize=1M][,description=TEXT]}. {@code description=} comes last: its TEXT runs to
+ * the end of the spec, commas included.
  *
  * @param journal live metadata journal (default: on for read-write images)
  * @param commitInterval null = the journal's default
  * @param commitDatasize -1 = the journal's default
+ * @param description what NBD clients are told the export is; null = the export name (never
+ *     the host path: clients have no business knowing the server's file layout)
  */
 public record ImageSpec(String name, Path path, boolean readOnly, boolean journal, Duration commitInterval,
-        long commitDatasize) {
+        long commitDatasize, String description) {
+    /** The NBD server sends at most this much of a description; a longer one is refused, not cut. */
+    static final int MAX_DESCRIPTION_CHARS = 256;
 
     // Export names travel in NBD URIs and JMX ObjectNames: keep them free of quoting trouble.
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,127}");
 
     public static ImageSpec of(String name, Path path, boolean readOnly) throws ConfigException {
         checkName(name, name + "=" + path);
-        return new ImageSpec(name, path, readOnly, !readOnly, null, -1);
+        return new ImageSpec(name, path, readOnly, !readOnly, null, -1, null);
     }
 
     /** Parses the --image / {@code image =} form; the path is relative to the working directory. */
@@ -43,7 +48,8 @@ public record ImageSpec(String name, Path path, boolean readOnly, boolean journa
         boolean readOnly = false;
         Duration interval = null;
         long datasize = -1;
-        for (int i = 1; i < parts.length; i++) {
+        String description = null;
+        for (int i = 1; i < parts.length && description == null; i++) {
             String part = parts[i].trim();
             int e = part.indexOf('=');
             String k = e < 0 ? part : part.substring(0, e).trim();
@@ -71,9 +77,13 @@ public record ImageSpec(String name, Path path, boolean readOnly, boolean journa
                         throw new ConfigException("image '" + name + "': invalid commit-datasize '" + v + "'");
                     }
                     break;
+                case "description":
+                    description = description(name, String.join(",", java.util.Arrays.asList(parts)
+                            .subList(i, parts.length)).substring(parts[i].indexOf('=') + 1).strip());
+                    break;
                 default:
                     throw new ConfigException("image '" + name + "': unknown option '" + k
-                            + "' (known: journal, readonly, commit-interval, commit-datasize)");
+                            + "' (known: journal, readonly, commit-interval, commit-datasize, description)");
             }
         }
         if (readOnly && Boolean.TRUE.equals(journal)) {
@@ -83,7 +93,31 @@ public record ImageSpec(String name, Path path, boolean readOnly, boolean journa
         if (!j && (interval != null || datasize >= 0)) {
             throw new ConfigException("image '" + name + "': commit-interval and commit-datasize need journal=on");
         }
-        return new ImageSpec(name, Path.of(file), readOnly, j, interval, datasize);
+        return new ImageSpec(name, Path.of(file), readOnly, j, interval, datasize, description);
+    }
+
+    /** This image at another path (a config file's relative path resolved against the file). */
+    public ImageSpec withPath(Path p) {
+        return new ImageSpec(name, p, readOnly, journal, commitInterval, commitDatasize, description);
+    }
+
+    /** The text NBD_INFO_DESCRIPTION carries: the description, else the export name. */
+    public String exportDescription() {
+        return description == null ? name : description;
+    }
+
+    private static String description(String name, String text) throws ConfigException {
+        if (text.isEmpty()) {
+            throw new ConfigException("image '" + name + "': description= needs a text");
+        }
+        if (text.length() > MAX_DESCRIPTION_CHARS) {
+            throw new ConfigException("image '" + name + "': description longer than " + MAX_DESCRIPTION_CHARS
+                    + " characters");
+        }
+        if (text.chars().anyMatch(Character::isISOControl)) {
+            throw new ConfigException("image '" + name + "': description contains control characters");
+        }
+        return text;
     }
 
     /** The journal options of this image, or null when it runs without a journal. */

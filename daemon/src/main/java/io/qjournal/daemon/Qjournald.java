@@ -57,7 +57,7 @@ public final class Qjournald {
         try {
             c = DaemonConfig.parse(args);
         } catch (ConfigException e) {
-            System.err.println("qjournald: " + e.getMessage() + " (see qjournald --help)");
+            System.err.println(Log.prefix(Log.Level.ERROR) + "qjournald: " + e.getMessage() + " (see qjournald --help)");
             System.exit(2);
             return;
         }
@@ -70,6 +70,9 @@ public final class Qjournald {
                 System.out.println("qjournald " + version());
                 System.exit(0);
                 return;
+            case CHECK_CONFIG:
+                System.exit(ConfigCheck.run(c));
+                return;
             default:
                 break;
         }
@@ -78,7 +81,7 @@ public final class Qjournald {
         try {
             status = new Qjournald(c).run();
         } catch (ConfigException e) {
-            Log.info(e.getMessage());
+            Log.error(null, e.getMessage(), null);
             status = 2;
         } catch (Throwable t) {
             Log.error(null, "fatal: " + Log.reason(t), t);
@@ -94,6 +97,8 @@ public final class Qjournald {
 
     private int run() throws ConfigException, InterruptedException {
         installSignalHandlers();
+        // A bad password file must stop the start before any image is locked or replayed.
+        ConfigCheck.beforeImages(config);
         List<ImageSpec> specs = resolveImages(config);
         Log.info("qjournald " + version() + " starting: " + specs.size() + " image(s)"
                 + (config.configFile == null ? "" : ", config " + config.configFile));
@@ -240,15 +245,20 @@ public final class Qjournald {
     private static final java.util.regex.Pattern EXPORT =
             java.util.regex.Pattern.compile("export ([A-Za-z0-9][A-Za-z0-9._+-]*)");
 
+    /**
+     * The NBD package logs through a plain string consumer (it knows nothing of the daemon's
+     * log), so a refused or misbehaving client or a failed command is told apart here by its
+     * wording and logged as a warning; the rest is info.
+     */
+    private static final java.util.regex.Pattern NBD_WARNING =
+            java.util.regex.Pattern.compile("disconnecting|refused|failed|still running");
+
     /** NBD's lines that concern one export get its image prefix, as every image line does. */
     private void nbdLog(String line) {
         // An unknown name a client asked for is quoted ("export 'x'") and gets no prefix.
         java.util.regex.Matcher m = EXPORT.matcher(line);
-        if (m.find()) {
-            Log.image(m.group(1), line);
-        } else {
-            Log.info(line);
-        }
+        Log.Level level = NBD_WARNING.matcher(line).find() ? Log.Level.WARNING : Log.Level.INFO;
+        Log.line(level, m.find() ? m.group(1) : null, line);
     }
 
     private String nbdAddress() {
@@ -271,8 +281,8 @@ public final class Qjournald {
         Thread watchdog = new Thread(() -> {
             try {
                 Thread.sleep(STOP_TIMEOUT.toMillis());
-                Log.info("stop did not finish within " + STOP_TIMEOUT.toSeconds() + " s; exiting now (images"
-                        + " not yet closed keep their journal, which the next start replays)");
+                Log.error(null, "stop did not finish within " + STOP_TIMEOUT.toSeconds() + " s; exiting now (images"
+                        + " not yet closed keep their journal, which the next start replays)", null);
                 Runtime.getRuntime().halt(1);
             } catch (InterruptedException e) {
                 // stopped in time
@@ -306,7 +316,11 @@ public final class Qjournald {
             nbd.close();
         }
         notify.close();
-        Log.info(ok ? "stopped; every image closed cleanly" : "stopped; some images were not closed cleanly");
+        if (ok) {
+            Log.info("stopped; every image closed cleanly");
+        } else {
+            Log.warn(null, "stopped; some images were not closed cleanly");
+        }
         watchdog.interrupt();
         return ok;
     }
@@ -336,7 +350,7 @@ public final class Qjournald {
                 } else {
                     // The journal keeps every acknowledged flush: what is not closed yet is replayed
                     // at the next start, exactly as after a crash.
-                    Log.info("second SIG" + sig.getName() + ": exiting now; images not yet closed keep their"
+                    Log.warn(null, "second SIG" + sig.getName() + ": exiting now; images not yet closed keep their"
                             + " journal for the next start to replay");
                     Runtime.getRuntime().halt(1);
                 }

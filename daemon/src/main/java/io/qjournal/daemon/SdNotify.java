@@ -41,7 +41,7 @@ public final class SdNotify implements AutoCloseable {
                 return;
             } catch (Exception | LinkageError e) {
                 nettyFailed = true;
-                Log.error(null, "sd_notify through epoll failed (" + Log.reason(e) + "); using systemd-notify", e);
+                Log.warn(null, "sd_notify through epoll failed (" + Log.reason(e) + "); using systemd-notify");
             }
         }
         sendCommand(state);
@@ -69,9 +69,9 @@ public final class SdNotify implements AutoCloseable {
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                Log.info("systemd-notify " + state + " did not finish");
+                Log.warn(null, "systemd-notify " + state + " did not finish");
             } else if (p.exitValue() != 0) {
-                Log.info("systemd-notify " + state + " failed with status " + p.exitValue());
+                Log.warn(null, "systemd-notify " + state + " failed with status " + p.exitValue());
             }
         } catch (Exception e) {
             Log.error(null, "cannot notify systemd (" + state + "): " + Log.reason(e), e);

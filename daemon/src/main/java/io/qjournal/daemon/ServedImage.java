@@ -100,7 +100,7 @@ public final class ServedImage extends EngineImageView implements NbdExport {
 
     @Override
     public String description() {
-        return spec.path().toString();
+        return spec.exportDescription();
     }
 
     @Override

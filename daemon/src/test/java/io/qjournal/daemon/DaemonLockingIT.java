@@ -37,8 +37,9 @@ class DaemonLockingIT {
                     Map.of("JOURNAL_STREAM", "8:12345"), second)) {
                 assertEquals(1, d2.awaitExit(60), d2.output());
                 String out = d2.output();
-                assertTrue(out.lines().allMatch(l -> l.startsWith("qjournald: ")), "no timestamps:\n" + out);
-                assertTrue(out.contains("qjournald: [image other] cannot open " + img
+                // ... and a priority prefix journald turns into the entry's priority.
+                assertTrue(out.lines().allMatch(l -> l.matches("<[346]>qjournald: .*")), "no timestamps:\n" + out);
+                assertTrue(out.contains("<3>qjournald: [image other] cannot open " + img
                         + ": Failed to get \"write\" lock"), out);
                 assertEquals(1, out.lines().filter(l -> l.contains("cannot open")).count(),
                         "one line, no stack trace:\n" + out);

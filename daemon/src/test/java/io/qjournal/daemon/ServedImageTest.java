@@ -29,7 +29,7 @@ class ServedImageTest {
     private ServedImage serve(FaultyStorage storage, boolean readOnly) throws Exception {
         OpenOptions o = readOnly ? OpenOptions.readOnly() : OpenOptions.readWrite().journal(JournalOptions.defaults());
         Qcow2Image img = Qcow2Image.open(storage, o, null);
-        ImageSpec spec = new ImageSpec("t", Path.of("/mem/t.qcow2"), readOnly, !readOnly, null, -1);
+        ImageSpec spec = new ImageSpec("t", Path.of("/mem/t.qcow2"), readOnly, !readOnly, null, -1, null);
         return ServedImage.wrap(spec, img, s -> healthChanges.add(s.health()), s -> s.closeImage());
     }
 

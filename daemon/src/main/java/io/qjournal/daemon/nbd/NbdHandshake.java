@@ -43,8 +43,11 @@ final class NbdHandshake {
                 }
                 for (NbdExport e : server.exports().list()) {
                     byte[] name = utf8(e.name());
-                    ByteBuf b = ctx.alloc().buffer(4 + name.length);
-                    b.writeInt(name.length).writeBytes(name);
+                    // The reply may carry the description after the name, as qemu-nbd sends it.
+                    String description = e.description();
+                    byte[] d = description == null ? new byte[0] : utf8(truncate(description));
+                    ByteBuf b = ctx.alloc().buffer(4 + name.length + d.length);
+                    b.writeInt(name.length).writeBytes(name).writeBytes(d);
                     reply(ctx, option, REP_SERVER, b);
                 }
                 reply(ctx, option, REP_ACK, null);

@@ -67,8 +67,11 @@ class NbdHandshakeTest {
             for (OptionReply o : r) {
                 if (o.type() == REP_SERVER) {
                     int len = ByteBuffer.wrap(o.data()).getInt();
-                    assertEquals(o.data().length - 4, len);
-                    names.add(string(o.data(), 4));
+                    assertTrue(len <= o.data().length - 4, "name length inside the reply");
+                    String name = new String(o.data(), 4, len, StandardCharsets.UTF_8);
+                    names.add(name);
+                    // The description follows the name, as qemu-nbd sends it.
+                    assertEquals("memory export " + name, string(o.data(), 4 + len));
                 }
             }
             assertEquals(REP_ACK, r.get(r.size() - 1).type());
