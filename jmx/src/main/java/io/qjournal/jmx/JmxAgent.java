@@ -5,18 +5,13 @@ import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
 import java.rmi.NoSuchObjectException;
 import java.rmi.registry.LocateRegistry;
 import java.rmi.registry.Registry;
 import java.rmi.server.UnicastRemoteObject;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -197,23 +192,10 @@ public final class JmxAgent implements AutoCloseable {
             throw new IOException("JMX: authentication needs a password file"
                     + " (or no authentication on a loopback address)");
         }
-        if (!Files.isRegularFile(pw) || !Files.isReadable(pw)) {
-            throw new IOException(pw + ": cannot read password file");
-        }
-        PosixFileAttributeView view = Files.getFileAttributeView(pw, PosixFileAttributeView.class);
-        if (view != null) {
-            Set<PosixFilePermission> others = EnumSet.of(
-                    PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
-                    PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.OTHERS_READ,
-                    PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
-            others.retainAll(view.readAttributes().permissions());
-            if (!others.isEmpty()) {
-                throw new IOException(pw + ": password file must be readable only by its owner");
-            }
-        }
-        Path access = config.accessFile();
-        if (access != null && (!Files.isRegularFile(access) || !Files.isReadable(access))) {
-            throw new IOException(access + ": cannot read access file");
+        // The same rules --check-config and the daemon's start apply before any image opens.
+        JmxFiles.checkPasswordFile(pw);
+        if (config.accessFile() != null) {
+            JmxFiles.checkAccessFile(config.accessFile());
         }
         return host;
     }
