@@ -5,6 +5,9 @@ import static io.qjournal.daemon.nbd.NbdProtocol.*;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
@@ -17,6 +20,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLException;
 
 /**
  * One client connection: frames the byte stream, runs the handshake on the event loop and hands
@@ -48,6 +52,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private boolean admitted;
     private boolean noZeroes;
     private boolean structured;
+    /** NBD_OPT_STARTTLS acknowledged: everything since goes through the SslHandler. */
+    private boolean tlsActive;
     private String metaExport;
     private int optionCount;
     private ScheduledFuture<?> handshakeTimer;
@@ -173,6 +179,11 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             protocolError("unknown client flags 0x" + Long.toHexString(flags));
             return false;
         }
+        if (server.config().tls() != null && (flags & FLAG_C_FIXED_NEWSTYLE) == 0) {
+            // The spec allows STARTTLS only after fixed newstyle; serving in plain text is not an option.
+            protocolError("no fixed newstyle handshake, so no TLS, which this server requires");
+            return false;
+        }
         noZeroes = (flags & FLAG_C_NO_ZEROES) != 0;
         phase = Phase.OPTIONS;
         return true;
@@ -246,6 +257,55 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     void setStructured() {
         structured = true;
+    }
+
+    boolean tlsActive() {
+        return tlsActive;
+    }
+
+    /**
+     * True (and the connection closing) if the client sent anything behind NBD_OPT_STARTTLS: it
+     * must wait for the reply, and plain bytes must not be mistaken for the start of TLS.
+     */
+    boolean sentPastStartTls() {
+        if (in.isReadable()) {
+            protocolError("sent " + in.readableBytes() + " bytes after NBD_OPT_STARTTLS before its reply");
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Called once the ACK to NBD_OPT_STARTTLS is written: sends it in plain text and puts TLS in
+     * front of the whole pipeline, so that all further bytes both ways are TLS.
+     */
+    void startTls(NbdTls tls) {
+        ChannelPipeline p = ctx.pipeline();
+        // From the first handler's context the flush goes straight to the socket: the flush
+        // consolidator would otherwise hold the ACK until the read completes, after the
+        // SslHandler is in place, which would then encrypt it.
+        p.firstContext().flush();
+        SslHandler ssl = tls.newHandler(ctx.alloc());
+        p.addFirst("tls", ssl);
+        tlsActive = true;
+        ssl.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                server.log("NBD: client " + peer + ": TLS established (" + ssl.engine().getSession().getProtocol()
+                        + ", " + ssl.engine().getSession().getCipherSuite() + clientCertificate(ssl) + ")");
+            }
+        });
+    }
+
+    private static String clientCertificate(SslHandler ssl) {
+        try {
+            java.security.cert.Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
+            if (certs.length > 0 && certs[0] instanceof java.security.cert.X509Certificate x) {
+                return ", client '" + x.getSubjectX500Principal().getName() + "'";
+            }
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            // no client certificate asked for
+        }
+        return "";
     }
 
     String metaExport() {
@@ -452,6 +512,10 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (phase != Phase.CLOSED) {
             String why = cause instanceof IOException ? cause.getMessage() : cause.toString();
+            if (cause instanceof DecoderException && cause.getCause() instanceof SSLException tlsError) {
+                // e.g. a client without a certificate under verify-peer, or one that speaks plain NBD after the ACK
+                why = "TLS: " + tlsError.getMessage();
+            }
             server.log("NBD: client " + peer + exportSuffix() + ": " + why + "; disconnecting");
             phase = Phase.CLOSED;
         }
