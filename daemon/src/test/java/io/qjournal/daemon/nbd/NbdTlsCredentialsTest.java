@@ -55,6 +55,37 @@ class NbdTlsCredentialsTest {
     }
 
     @Test
+    void bothProvidersServe() throws Exception {
+        TlsTestCerts certs = TlsTestCerts.create(tmp, KeyForm.RSA_PKCS1);
+        assertTrue(io.netty.handler.ssl.OpenSsl.isAvailable(), "netty-tcnative did not load: "
+                + io.netty.handler.ssl.OpenSsl.unavailabilityCause());
+        for (String provider : new String[] {"openssl", "jdk"}) {
+            NbdTls tls;
+            System.setProperty("qjournald.nbd.tlsProvider", provider);
+            try {
+                tls = NbdTls.load(certs.serverDir, true);
+            } finally {
+                System.clearProperty("qjournald.nbd.tlsProvider");
+            }
+            assertTrue(tls.describe().startsWith(provider.equals("jdk") ? "TLS (JDK" : "TLS (OpenSSL"), tls.describe());
+            MemoryExport disk = new MemoryExport("disk", 1 << 20, false);
+            try (NbdServer server = new NbdServer(new MemoryExports().add(disk),
+                    NbdServer.Config.defaults(new InetSocketAddress("127.0.0.1", 0)).withLog(l -> { }).withTls(tls))) {
+                server.start();
+                try (NbdTestClient c = NbdTestClient.raw(server.tcpAddress())) {
+                    c.greet();
+                    c.startTls(certs.clientContext(true));
+                    c.negotiate("disk", true, false);
+                    byte[] data = new byte[256 << 10];
+                    new java.util.Random(3).nextBytes(data);
+                    c.write(0, data, false);
+                    assertArrayEquals(data, c.read(0, data.length), provider);
+                }
+            }
+        }
+    }
+
+    @Test
     void certtoolStyleTextBeforeTheKeyIsSkipped() throws Exception {
         TlsTestCerts certs = TlsTestCerts.create(tmp, KeyForm.RSA_PKCS1);
         Path key = certs.serverDir.resolve(NbdTls.SERVER_KEY);
