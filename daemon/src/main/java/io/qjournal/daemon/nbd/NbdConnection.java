@@ -5,9 +5,7 @@ import static io.qjournal.daemon.nbd.NbdProtocol.*;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderException;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
@@ -275,37 +273,10 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         return false;
     }
 
-    /**
-     * Called once the ACK to NBD_OPT_STARTTLS is written: sends it in plain text and puts TLS in
-     * front of the whole pipeline, so that all further bytes both ways are TLS.
-     */
+    /** Called once the ACK to NBD_OPT_STARTTLS is written: from here on, both ways are TLS. */
     void startTls(NbdTls tls) {
-        ChannelPipeline p = ctx.pipeline();
-        // From the first handler's context the flush goes straight to the socket: the flush
-        // consolidator would otherwise hold the ACK until the read completes, after the
-        // SslHandler is in place, which would then encrypt it.
-        p.firstContext().flush();
-        SslHandler ssl = tls.newHandler(ctx.alloc());
-        p.addFirst("tls", ssl);
         tlsActive = true;
-        ssl.handshakeFuture().addListener(f -> {
-            if (f.isSuccess()) {
-                server.log("NBD: client " + peer + ": TLS established (" + ssl.engine().getSession().getProtocol()
-                        + ", " + ssl.engine().getSession().getCipherSuite() + clientCertificate(ssl) + ")");
-            }
-        });
-    }
-
-    private static String clientCertificate(SslHandler ssl) {
-        try {
-            java.security.cert.Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
-            if (certs.length > 0 && certs[0] instanceof java.security.cert.X509Certificate x) {
-                return ", client '" + x.getSubjectX500Principal().getName() + "'";
-            }
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-            // no client certificate asked for
-        }
-        return "";
+        tls.startOn(ctx, established -> server.log("NBD: client " + peer + ": TLS established (" + established + ")"));
     }
 
     String metaExport() {

@@ -1,6 +1,7 @@
 package io.qjournal.daemon.nbd;
 
-import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
@@ -15,11 +16,15 @@ import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.cert.Certificate;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
 
 /**
  * TLS credentials of the NBD server, read from a directory laid out as QEMU's
@@ -102,9 +107,38 @@ public final class NbdTls {
         return OpenSsl.isAvailable();
     }
 
-    /** A new handler for one connection, to be put in front of everything in its pipeline. */
-    SslHandler newHandler(ByteBufAllocator alloc) {
-        return context.newHandler(alloc);
+    /**
+     * Puts TLS in front of the connection's whole pipeline, once the ACK to NBD_OPT_STARTTLS has
+     * been written (and not yet flushed) through {@code ctx}. {@code established} gets e.g.
+     * "TLSv1.3, TLS_AES_128_GCM_SHA256, client 'CN=host1'" when the handshake succeeds; a failed
+     * one reaches the pipeline as an exception.
+     */
+    void startOn(ChannelHandlerContext ctx, Consumer<String> established) {
+        ChannelPipeline p = ctx.pipeline();
+        // From the first handler's context the flush goes straight to the socket: a flush
+        // consolidator would otherwise hold the ACK until the read completes, after the
+        // SslHandler is in place, which would then encrypt it.
+        p.firstContext().flush();
+        SslHandler ssl = context.newHandler(ctx.alloc());
+        p.addFirst("tls", ssl);
+        ssl.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                SSLSession session = ssl.engine().getSession();
+                established.accept(session.getProtocol() + ", " + session.getCipherSuite() + clientSubject(session));
+            }
+        });
+    }
+
+    private static String clientSubject(SSLSession session) {
+        try {
+            Certificate[] certs = session.getPeerCertificates();
+            if (certs.length > 0 && certs[0] instanceof X509Certificate x) {
+                return ", client '" + x.getSubjectX500Principal().getName() + "'";
+            }
+        } catch (SSLPeerUnverifiedException e) {
+            // no client certificate asked for
+        }
+        return "";
     }
 
     public boolean verifyPeer() {
