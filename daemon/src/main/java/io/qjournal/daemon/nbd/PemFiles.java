@@ -91,15 +91,22 @@ final class PemFiles {
     }
 
     private static PrivateKey decode(Path file, byte[] pkcs8) throws IOException {
-        for (String algorithm : new String[] {"RSA", "EC", "EdDSA", "RSASSA-PSS"}) {
+        for (String algorithm : new String[] {"RSA", "EC"}) {
             try {
                 return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
             } catch (GeneralSecurityException | RuntimeException e) {
                 // not this algorithm: try the next
             }
         }
-        throw new IOException(file + ": the private key is damaged or of an unsupported type"
-                + " (RSA, EC and Ed25519 keys are read)");
+        try {
+            KeyFactory.getInstance("EdDSA").generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
+            // Valid, but Netty's OpenSSL provider fails every handshake with one: refuse it here.
+            throw new IOException(file + ": Ed25519 and Ed448 keys are not supported; use an RSA or EC key");
+        } catch (GeneralSecurityException | RuntimeException e) {
+            // not EdDSA either
+        }
+        throw new IOException(file + ": the private key is damaged or of an unsupported type (RSA and EC keys"
+                + " are read)");
     }
 
     /** All PEM blocks of the file, in order; text outside blocks is ignored. */

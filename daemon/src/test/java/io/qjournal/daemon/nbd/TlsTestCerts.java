@@ -32,7 +32,9 @@ public final class TlsTestCerts {
         /** "EC PRIVATE KEY" (SEC1), as certtool --key-type ecdsa writes it. */
         EC_SEC1,
         /** "PRIVATE KEY" with an EC key. */
-        EC_PKCS8
+        EC_PKCS8,
+        /** "PRIVATE KEY" with an Ed25519 key. */
+        ED25519
     }
 
     public final Path root;
@@ -69,6 +71,7 @@ public final class TlsTestCerts {
             case RSA_PKCS8 -> openssl(work, "genrsa", "-out", serverKey.toString(), "2048");
             case EC_SEC1 -> ecKey(serverKey, true);
             case EC_PKCS8 -> ecKey(serverKey, false);
+            case ED25519 -> openssl(work, "genpkey", "-algorithm", "ED25519", "-out", serverKey.toString());
         }
         sign(work, caCert, caKey, serverKey, "/CN=localhost", "serverAuth",
                 "subjectAltName=IP:127.0.0.1,DNS:localhost", t.serverDir.resolve(NbdTls.SERVER_CERT));
