@@ -16,6 +16,11 @@
 #   FSYNC_COUNT=2000       writes in the syncs-per-flush count
 #   IMAGES=100             images for the start-up and memory rows
 #   SECTIONS="rows startup"
+#   TLS=1                  every server requires TLS (certificates made here with openssl, QEMU's
+#                          tls-creds-x509 layout); fio connects with nbds://...?tls-verify-peer=false
+#                          (fio's libnbd may not read a certificate directory: encrypted, server
+#                          not authenticated, the same for every server). qjournald's TLS provider:
+#                          JAVA_OPTS=-Dqjournald.nbd.tlsProvider=jdk to compare with the default.
 set -euo pipefail
 
 ROOT="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +34,7 @@ RUNTIME="${RUNTIME:-5}"
 RAMP="${RAMP:-2}"
 IMAGES="${IMAGES:-100}"
 SECTIONS="${SECTIONS:-rows startup}"
+TLS="${TLS:-0}"
 PORT=$((20000 + RANDOM % 20000))
 
 die() { echo "nbd-bench.sh: $*" >&2; exit 1; }
@@ -55,6 +61,28 @@ stop_server() {
 cleanup() { stop_server; rm -rf "$BENCH_DIR"; }
 trap cleanup EXIT
 
+# TLS=1: a CA and a server certificate for 127.0.0.1, as QEMU's endpoint=server directory wants them.
+PKI="$BENCH_DIR/pki"
+QEMU_TLS=() QSD_TLS="" OURS_TLS=() URI_SCHEME="nbd" URI_QUERY=""
+if [ "$TLS" = 1 ]; then
+  mkdir -p "$PKI"
+  (
+    cd "$PKI"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca-key.pem
+    openssl req -x509 -new -key ca-key.pem -days 2 -subj "/CN=bench CA" -out ca-cert.pem
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server-key.pem
+    openssl req -new -key server-key.pem -subj /CN=localhost -out server.csr
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+      -extfile server.ext -out server-cert.pem
+  ) >/dev/null 2>&1 || die "openssl could not make the test certificates"
+  QEMU_TLS=(--object "tls-creds-x509,id=tls0,dir=$PKI,endpoint=server,verify-peer=off")
+  QSD_TLS=",tls-creds=tls0"
+  OURS_TLS=(--nbd-tls-creds "$PKI")
+  URI_SCHEME="nbds"
+  URI_QUERY="?tls-verify-peer=false"
+fi
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 wait_port() {
@@ -74,18 +102,19 @@ start_server() {
   case "$kind" in
     qsd)
       # No iothread object: QEMU 7.2's qemu-storage-daemon aborts on client disconnect with one.
-      "$@" qemu-storage-daemon \
+      "$@" qemu-storage-daemon "${QEMU_TLS[@]}" \
         --blockdev "driver=file,node-name=file,filename=$img,cache.direct=off" \
         --blockdev driver=qcow2,node-name=disk,file=file \
-        --nbd-server "addr.type=inet,addr.host=127.0.0.1,addr.port=$PORT" \
+        --nbd-server "addr.type=inet,addr.host=127.0.0.1,addr.port=$PORT$QSD_TLS" \
         --export type=nbd,id=e,node-name=disk,name=disk,writable=on >"$BENCH_DIR/server.log" 2>&1 &
       ;;
     qemu-nbd)
-      "$@" qemu-nbd -f qcow2 -x disk -b 127.0.0.1 -p "$PORT" -t --cache=writeback --shared=8 "$img" \
+      "$@" qemu-nbd "${QEMU_TLS[@]}" ${QSD_TLS:+--tls-creds=tls0} -f qcow2 -x disk -b 127.0.0.1 -p "$PORT" -t --cache=writeback --shared=8 "$img" \
         >"$BENCH_DIR/server.log" 2>&1 &
       ;;
     ours)
-      "$@" "$QJD" --image "disk=$img" --nbd "127.0.0.1:$PORT" --jmx "127.0.0.1:$((PORT + 20000))" --jmx-no-auth \
+      "$@" "$QJD" --image "disk=$img" --nbd "127.0.0.1:$PORT" "${OURS_TLS[@]}" \
+        --jmx "127.0.0.1:$((PORT + 20000))" --jmx-no-auth \
         >"$BENCH_DIR/server.log" 2>&1 &
       ;;
   esac
@@ -97,7 +126,7 @@ start_server() {
 fio_run() {
   local name="$1"; shift
   local out="$BENCH_DIR/fio.json"
-  fio --name="$name" --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/disk" --output-format=json \
+  fio --name="$name" --ioengine=nbd --uri="$URI_SCHEME://127.0.0.1:$PORT/disk$URI_QUERY" --output-format=json \
     --output="$out" "$@" >/dev/null 2>"$BENCH_DIR/fio.err" || { cat "$BENCH_DIR/fio.err" >&2; die "fio failed: $*"; }
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print("%.1f" % (j["read"]["iops"] + j["write"]["iops"]))' "$out"
 }
@@ -202,7 +231,7 @@ if [[ " $SECTIONS " == *" startup "* ]]; then
   startup
 fi
 
-echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) CPUs, $(uname -sr), $(qemu-storage-daemon --version | head -1), fio $(fio --version), median of $REPS runs; IOPS from fio's nbd engine."
+echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) CPUs, $(uname -sr), $(qemu-storage-daemon --version | head -1), fio $(fio --version), median of $REPS runs; IOPS from fio's nbd engine$([ "$TLS" = 1 ] && echo ", every connection over TLS (nbds://)")."
 echo
 if [ ${#ROWS[@]} -gt 0 ]; then
   echo "| Workload | qemu-storage-daemon (IOPS) | qemu-nbd (IOPS) | qjournald (IOPS) | ours/qsd | ours/qemu-nbd |"

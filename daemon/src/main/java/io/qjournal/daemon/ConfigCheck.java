@@ -52,11 +52,12 @@ final class ConfigCheck {
     }
 
     /**
-     * Hook for the NBD TLS credentials (--nbd-tls-creds DIR: certificate, key and CA files, the
-     * key's mode). Nothing to check until that flag exists; its checks go here so that both a
-     * start and --check-config refuse bad credentials before any image is opened.
+     * The NBD TLS credentials (--nbd-tls-creds DIR): each file parses, the key belongs to the
+     * certificate, the certificate is valid now and chains to the CA. The same load the start
+     * uses, so a start and --check-config refuse bad credentials alike, before any image opens.
      */
     static void checkTlsCredentials(DaemonConfig c) throws ConfigException {
+        Qjournald.loadNbdTls(c);
     }
 
     /** access(2) only: the file is neither opened nor locked, so a running user of it is not disturbed. */

@@ -23,7 +23,7 @@ public final class DaemonConfig {
     public static final Path DEFAULT_FILE = Path.of("/etc/qjournal/qjournald.conf");
     static final Set<String> KEYS = Set.of("image", "image-dir", "nbd", "nbd-socket", "jmx", "jmx-password-file",
             "jmx-access-file", "jmx-no-auth", "debug",
-            "allow-dir");
+            "allow-dir", "nbd-tls-creds", "nbd-tls-verify-peer", "nbd-allow-plaintext");
     // A config file is a few lines; refuse anything that is clearly not one.
     private static final long MAX_FILE_BYTES = 1 << 20;
 
@@ -39,6 +39,10 @@ public final class DaemonConfig {
     /** null = no TCP listener ({@code nbd = off}). */
     public InetSocketAddress nbd = new InetSocketAddress("127.0.0.1", 10809);
     public Path nbdSocket;
+    /** TLS credentials directory (QEMU tls-creds-x509 layout); null = plain text. */
+    public Path nbdTlsCreds;
+    public boolean nbdTlsVerifyPeer;
+    public boolean nbdAllowPlaintext;
     /** null = no JMX connector ({@code jmx = off}). */
     public InetSocketAddress jmx = new InetSocketAddress("127.0.0.1", 9010);
     public Path jmxPasswordFile;
@@ -66,6 +70,14 @@ public final class DaemonConfig {
         String nbd;
         @Option(names = "--nbd-socket", paramLabel = "PATH", description = "Also listen on a Unix socket.")
         String nbdSocket;
+        @Option(names = "--nbd-tls-creds", paramLabel = "DIR",
+                description = "NBD over TLS only, with ca-cert.pem, server-cert.pem, server-key.pem from DIR.")
+        String nbdTlsCreds;
+        @Option(names = "--nbd-tls-verify-peer", description = "Clients must present a certificate signed by the CA.")
+        Boolean nbdTlsVerifyPeer;
+        @Option(names = "--nbd-allow-plaintext",
+                description = "Allow a non-loopback NBD TCP address without TLS.")
+        Boolean nbdAllowPlaintext;
         @Option(names = "--jmx", paramLabel = "HOST:PORT|off", description = "JMX connector (default 127.0.0.1:9010).")
         String jmx;
         @Option(names = "--jmx-password-file", paramLabel = "FILE", description = "JDK-format JMX password file.")
@@ -160,6 +172,11 @@ public final class DaemonConfig {
         }
         String sock = pick(f.nbdSocket, file, "nbd-socket", where);
         c.nbdSocket = sock == null || sock.isEmpty() ? null : Path.of(sock);
+        String tlsCreds = pick(f.nbdTlsCreds, file, "nbd-tls-creds", where);
+        c.nbdTlsCreds = tlsCreds == null ? null : Path.of(tlsCreds);
+        c.nbdTlsVerifyPeer = f.nbdTlsVerifyPeer != null ? f.nbdTlsVerifyPeer : bool(file, "nbd-tls-verify-peer", where);
+        c.nbdAllowPlaintext = f.nbdAllowPlaintext != null ? f.nbdAllowPlaintext
+                : bool(file, "nbd-allow-plaintext", where);
         String jmx = pick(f.jmx, file, "jmx", where);
         if (jmx != null) {
             c.jmx = jmx.equals("off") ? null : hostPort("--jmx", jmx);
@@ -174,6 +191,7 @@ public final class DaemonConfig {
         if (c.nbd == null && c.nbdSocket == null) {
             throw new ConfigException("nbd is off and no nbd-socket is given: clients could not reach any image");
         }
+        checkNbdTls(c);
         if (c.jmx != null && c.jmxNoAuth && !c.jmx.getAddress().isLoopbackAddress()) {
             throw new ConfigException("--jmx-no-auth is only allowed with a loopback JMX address, not "
                     + c.jmx.getHostString());
@@ -186,6 +204,18 @@ public final class DaemonConfig {
             c.action = Action.CHECK_CONFIG;
         }
         return c;
+    }
+
+    /** Refused before anything binds: disks in plain text on the network, or verify-peer without TLS. */
+    private static void checkNbdTls(DaemonConfig c) throws ConfigException {
+        if (c.nbdTlsVerifyPeer && c.nbdTlsCreds == null) {
+            throw new ConfigException("--nbd-tls-verify-peer needs --nbd-tls-creds DIR");
+        }
+        if (c.nbd != null && c.nbdTlsCreds == null && !c.nbdAllowPlaintext && !c.nbd.getAddress().isLoopbackAddress()) {
+            throw new ConfigException("--nbd " + c.nbd.getHostString() + ":" + c.nbd.getPort() + " is not a loopback"
+                    + " address: give --nbd-tls-creds DIR, or --nbd-allow-plaintext to let anyone who reaches it"
+                    + " read and write every image");
+        }
     }
 
     private static ImageSpec prefixed(String where, String s) throws ConfigException {

@@ -1,6 +1,7 @@
 package io.qjournal.daemon;
 
 import io.qjournal.daemon.nbd.NbdServer;
+import io.qjournal.daemon.nbd.NbdTls;
 import io.qjournal.jmx.JmxAgent;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -44,6 +45,7 @@ public final class Qjournald {
     private final AtomicInteger signals = new AtomicInteger();
     private volatile String stopReason = "stop requested";
     private NbdServer nbd;
+    private NbdTls nbdTls;
     private JmxAgent jmx;
     private ScheduledExecutorService poller;
 
@@ -100,6 +102,7 @@ public final class Qjournald {
         // A bad password file must stop the start before any image is locked or replayed.
         ConfigCheck.beforeImages(config);
         List<ImageSpec> specs = resolveImages(config);
+        nbdTls = loadNbdTls(config);
         Log.info("qjournald " + version() + " starting: " + specs.size() + " image(s)"
                 + (config.configFile == null ? "" : ", config " + config.configFile));
         boolean started = false;
@@ -225,7 +228,8 @@ public final class Qjournald {
         try {
             where = "NBD";
             nbd = new NbdServer(registry, new NbdServer.Config(config.nbd, config.nbdSocket, MAX_CONNECTIONS,
-                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), this::nbdLog));
+                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), this::nbdLog)
+                    .withTls(nbdTls));
             nbd.start();
             registry.attach(nbd, nbdAddress());
             if (config.jmx != null) {
@@ -239,6 +243,18 @@ public final class Qjournald {
             String reason = Log.reason(e);
             Log.error(null, reason.startsWith(where) ? reason : "cannot start " + where + ": " + reason, e);
             return false;
+        }
+    }
+
+    /** Before any image opens: bad credentials are a config error (exit 2), named by file. */
+    static NbdTls loadNbdTls(DaemonConfig c) throws ConfigException {
+        if (c.nbdTlsCreds == null) {
+            return null;
+        }
+        try {
+            return NbdTls.load(c.nbdTlsCreds, c.nbdTlsVerifyPeer);
+        } catch (IOException e) {
+            throw new ConfigException("nbd-tls-creds " + e.getMessage());
         }
     }
 

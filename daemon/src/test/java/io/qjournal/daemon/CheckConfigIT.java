@@ -3,9 +3,9 @@ package io.qjournal.daemon;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.qjournal.qcow2.testsupport.QemuLockHolder;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,7 +14,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,11 +52,9 @@ class CheckConfigIT {
         QemuTools.assumeAvailable("qemu-io");
         Path img = image();
         Path pw = password("rw-------");
-        // qemu-io keeps the image open (and its locks taken) until its sleep ends or it is killed.
-        Process holder = new ProcessBuilder("qemu-io", "-c", "sleep 60000", img.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-io.log").toFile()).start();
-        try {
-            awaitLocked(img);
+        // qemu-io keeps the image open (and its locks taken); its lock is seen in /proc/locks,
+        // never probed by opening the image (a probe's own lock can make qemu-io fail to start).
+        try (QemuLockHolder holder = QemuLockHolder.start(img, dir.resolve("qemu-io.log"))) {
             byte[] before = Files.readAllBytes(img);
             try (DaemonProcess d = DaemonProcess.start(dir.resolve("check.log"), Map.of(),
                     args(img, pw, "--check-config"))) {
@@ -65,12 +62,19 @@ class CheckConfigIT {
                 assertEquals("configuration OK\n", d.output());
             }
             assertTrue(holder.isAlive(), "qemu-io still holds the image");
-            assertTrue(locked(img), "the check left qemu-io's lock alone");
+            assertTrue(QemuLockHolder.writeLocked(img), "the check left qemu-io's lock alone");
             assertArrayEquals(before, Files.readAllBytes(img));
-        } finally {
-            holder.destroyForcibly();
-            holder.waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    void badTlsCredentialsGiveOneLineAndStatus2() throws Exception {
+        QemuTools.assumeAvailable();
+        Path img = image();
+        Path pw = password("rw-------");
+        Path creds = Files.createDirectory(dir.resolve("tls"));
+        assertOneLine(args(img, pw, "--check-config", "--nbd-tls-creds", creds.toString()),
+                creds.resolve("ca-cert.pem").toString());
     }
 
     @Test
@@ -116,20 +120,6 @@ class CheckConfigIT {
             assertEquals(1, out.lines().count(), "one line:\n" + out);
             assertTrue(out.contains(text), "expected '" + text + "' in:\n" + out);
             return out;
-        }
-    }
-
-    /** True while another process holds the image's write lock: qemu-img then refuses to open it. */
-    private static boolean locked(Path img) {
-        QemuTools.Result r = QemuTools.qemuImg("info", img.toString());
-        return r.exitCode() != 0 && r.stderr().contains("lock");
-    }
-
-    private static void awaitLocked(Path img) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!locked(img)) {
-            assertNotEquals(true, System.nanoTime() > deadline, "qemu-io did not take the image lock");
-            Thread.sleep(50);
         }
     }
 }

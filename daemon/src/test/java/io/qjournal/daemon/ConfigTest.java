@@ -133,8 +133,9 @@ class ConfigTest {
     @Test
     void badFiles() throws Exception {
         Path f = file("nbd = 127.0.0.1:1\nport = 7\n");
-        assertEquals(f + " line 2: unknown key 'port' (known: allow-dir, debug, image, image-dir, jmx, jmx-access-file,"
-                + " jmx-no-auth, jmx-password-file, nbd, nbd-socket)", error("--config", f.toString()));
+        assertEquals(f + " line 2: unknown key 'port' (known: " + String.join(", ", new java.util.TreeSet<>(
+                DaemonConfig.KEYS)) + ")", error("--config", f.toString()));
+        assertTrue(error("--config", f.toString()).contains(" debug, image, image-dir, jmx, "));
         f = file("just words\n");
         assertEquals(f + " line 1: expected 'key = value', got 'just words'", error("--config", f.toString()));
         f = file("nbd = 127.0.0.1:1\nnbd = 127.0.0.1:2\njmx = off\n");

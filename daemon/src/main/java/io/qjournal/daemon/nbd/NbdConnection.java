@@ -5,6 +5,7 @@ import static io.qjournal.daemon.nbd.NbdProtocol.*;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLException;
 
 /**
  * One client connection: frames the byte stream, runs the handshake on the event loop and hands
@@ -48,6 +50,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private boolean admitted;
     private boolean noZeroes;
     private boolean structured;
+    /** NBD_OPT_STARTTLS acknowledged: everything since goes through the SslHandler. */
+    private boolean tlsActive;
     private String metaExport;
     private int optionCount;
     private ScheduledFuture<?> handshakeTimer;
@@ -173,6 +177,11 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             protocolError("unknown client flags 0x" + Long.toHexString(flags));
             return false;
         }
+        if (server.config().tls() != null && (flags & FLAG_C_FIXED_NEWSTYLE) == 0) {
+            // The spec allows STARTTLS only after fixed newstyle; serving in plain text is not an option.
+            protocolError("no fixed newstyle handshake, so no TLS, which this server requires");
+            return false;
+        }
         noZeroes = (flags & FLAG_C_NO_ZEROES) != 0;
         phase = Phase.OPTIONS;
         return true;
@@ -246,6 +255,28 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     void setStructured() {
         structured = true;
+    }
+
+    boolean tlsActive() {
+        return tlsActive;
+    }
+
+    /**
+     * True (and the connection closing) if the client sent anything behind NBD_OPT_STARTTLS: it
+     * must wait for the reply, and plain bytes must not be mistaken for the start of TLS.
+     */
+    boolean sentPastStartTls() {
+        if (in.isReadable()) {
+            protocolError("sent " + in.readableBytes() + " bytes after NBD_OPT_STARTTLS before its reply");
+            return true;
+        }
+        return false;
+    }
+
+    /** Called once the ACK to NBD_OPT_STARTTLS is written: from here on, both ways are TLS. */
+    void startTls(NbdTls tls) {
+        tlsActive = true;
+        tls.startOn(ctx, established -> server.log("NBD: client " + peer + ": TLS established (" + established + ")"));
     }
 
     String metaExport() {
@@ -452,6 +483,10 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (phase != Phase.CLOSED) {
             String why = cause instanceof IOException ? cause.getMessage() : cause.toString();
+            if (cause instanceof DecoderException && cause.getCause() instanceof SSLException tlsError) {
+                // e.g. a client without a certificate under verify-peer, or one that speaks plain NBD after the ACK
+                why = "TLS: " + tlsError.getMessage();
+            }
             server.log("NBD: client " + peer + exportSuffix() + ": " + why + "; disconnecting");
             phase = Phase.CLOSED;
         }

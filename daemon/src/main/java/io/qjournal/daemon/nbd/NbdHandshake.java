@@ -30,6 +30,21 @@ final class NbdHandshake {
             reply(ctx, option, REP_ERR_SHUTDOWN, "server shutting down");
             return Result.CONTINUE;
         }
+        if (option == OPT_STARTTLS) {
+            return startTls(c, ctx, data);
+        }
+        if (server.config().tls() != null && !c.tlsActive()) {
+            // FORCEDTLS mode of the NBD spec: only STARTTLS and ABORT before TLS.
+            if (option == OPT_EXPORT_NAME) {
+                // It has no error reply, so the spec's answer is to end the session.
+                server.log("NBD: client " + c.peer() + ": NBD_OPT_EXPORT_NAME before TLS; disconnecting");
+                return Result.DISCONNECT;
+            }
+            if (option != OPT_ABORT) {
+                reply(ctx, option, REP_ERR_TLS_REQD, "TLS required: send NBD_OPT_STARTTLS first");
+                return Result.CONTINUE;
+            }
+        }
         switch (option) {
             case OPT_EXPORT_NAME:
                 return exportName(c, ctx, data);
@@ -71,6 +86,23 @@ final class NbdHandshake {
                 reply(ctx, option, REP_ERR_UNSUP, "option " + option + " not supported");
                 return Result.CONTINUE;
         }
+    }
+
+    private static Result startTls(NbdConnection c, ChannelHandlerContext ctx, ByteBuf data) {
+        NbdTls tls = c.server().config().tls();
+        if (data.isReadable()) {
+            reply(ctx, OPT_STARTTLS, REP_ERR_INVALID, "NBD_OPT_STARTTLS carries no data");
+        } else if (tls == null) {
+            reply(ctx, OPT_STARTTLS, REP_ERR_POLICY, "TLS not configured");
+        } else if (c.tlsActive()) {
+            reply(ctx, OPT_STARTTLS, REP_ERR_INVALID, "TLS already negotiated");
+        } else if (c.sentPastStartTls()) {
+            return Result.DISCONNECT;
+        } else {
+            reply(ctx, OPT_STARTTLS, REP_ACK, null);
+            c.startTls(tls);
+        }
+        return Result.CONTINUE;
     }
 
     private static Result exportName(NbdConnection c, ChannelHandlerContext ctx, ByteBuf data) {

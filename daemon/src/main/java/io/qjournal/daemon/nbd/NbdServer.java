@@ -64,10 +64,22 @@ public final class NbdServer implements AutoCloseable {
 
     /**
      * Server settings. {@code tcp} or {@code unixSocket} may be null (not both). {@code ioThreads}
-     * is the number of worker threads for the (blocking) export calls.
+     * is the number of worker threads for the (blocking) export calls. {@code tls}: when not null,
+     * every client on every listener must start TLS (NBD_OPT_STARTTLS) before anything else.
      */
     public record Config(InetSocketAddress tcp, Path unixSocket, int maxConnections, int maxPayload,
-                         int ioThreads, Consumer<String> log) {
+                         int ioThreads, Consumer<String> log,
+                         NbdTls tls) {
+        /** Without TLS. */
+        public Config(InetSocketAddress tcp, Path unixSocket, int maxConnections, int maxPayload,
+                      int ioThreads, Consumer<String> log) {
+            this(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, null);
+        }
+
+        public Config withTls(NbdTls newTls) {
+            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, newTls);
+        }
+
         public Config {
             if (tcp == null && unixSocket == null) {
                 throw new IllegalArgumentException("NBD: neither a TCP address nor a Unix socket given");
@@ -85,11 +97,11 @@ public final class NbdServer implements AutoCloseable {
         }
 
         public Config withUnixSocket(Path path) {
-            return new Config(tcp, path, maxConnections, maxPayload, ioThreads, log);
+            return new Config(tcp, path, maxConnections, maxPayload, ioThreads, log, tls);
         }
 
         public Config withLog(Consumer<String> newLog) {
-            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, newLog);
+            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, newLog, tls);
         }
     }
 
@@ -161,7 +173,8 @@ public final class NbdServer implements AutoCloseable {
             shutdown(Duration.ZERO);
             throw e;
         }
-        config.log().accept("NBD: listening on " + describeListeners() + (epoll ? " (epoll)" : " (nio)"));
+        config.log().accept("NBD: listening on " + describeListeners() + (epoll ? " (epoll)" : " (nio)")
+                + (config.tls() != null ? ", " + config.tls().describe() + " on every listener" : ""));
     }
 
     private Channel bind(Class<? extends ServerChannel> type, SocketAddress addr, String name) throws IOException {

@@ -7,9 +7,15 @@
  * Fixed newstyle handshake only (handshake flags FIXED_NEWSTYLE and NO_ZEROES). Options:
  * EXPORT_NAME, ABORT, LIST, INFO and GO (NBD_INFO_EXPORT always, NAME and DESCRIPTION when
  * asked, BLOCK_SIZE always), STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT with the
- * one context {@code base:allocation} ({@code base:} lists it too); anything else, STARTTLS and
- * EXTENDED_HEADERS included, is answered NBD_REP_ERR_UNSUP; an unknown export NBD_REP_ERR_UNKNOWN
- * (EXPORT_NAME, which has no error reply, ends the session).
+ * one context {@code base:allocation} ({@code base:} lists it too); anything else, EXTENDED_HEADERS
+ * included, is answered NBD_REP_ERR_UNSUP; an unknown export NBD_REP_ERR_UNKNOWN (EXPORT_NAME,
+ * which has no error reply, ends the session).
+ *
+ * <p>TLS ({@link io.qjournal.daemon.nbd.NbdTls}, when configured, on every listener): the spec's
+ * FORCEDTLS mode. Before STARTTLS only STARTTLS and ABORT are served, anything else is answered
+ * NBD_REP_ERR_TLS_REQD and EXPORT_NAME ends the session; after its ACK a Netty SslHandler is put
+ * in front of the pipeline and the handshake goes on encrypted. Without TLS configured STARTTLS
+ * is answered NBD_REP_ERR_POLICY, as QEMU does.
  *
  * <p>Commands: READ (one OFFSET_DATA chunk when structured replies are on, so DF is honoured
  * and advertised), WRITE, FLUSH, TRIM, WRITE_ZEROES (NO_HOLE), BLOCK_STATUS (REQ_ONE honoured;

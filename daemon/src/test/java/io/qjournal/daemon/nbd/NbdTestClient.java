@@ -57,10 +57,10 @@ public final class NbdTestClient implements Closeable {
     /** Reads on TCP connections give up after this long, so a hung server fails a test instead of stalling it. */
     public static final int READ_TIMEOUT_MILLIS = 30_000;
 
-    private final Closeable channel;
+    private Closeable channel;
     private final Socket socket;
-    private final DataInputStream in;
-    private final DataOutputStream out;
+    private DataInputStream in;
+    private DataOutputStream out;
     private final Map<Long, Pending> pending = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong nextCookie = new java.util.concurrent.atomic.AtomicLong(1);
     private int handshakeFlags;
@@ -124,6 +124,11 @@ public final class NbdTestClient implements Closeable {
     /** Full handshake ending with NBD_OPT_GO; failures throw NbdReplyException naming the reply type. */
     public void handshake(String export, boolean wantStructured, boolean wantMeta) throws IOException {
         greet();
+        negotiate(export, wantStructured, wantMeta);
+    }
+
+    /** The options of {@link #handshake} after the greeting (e.g. once TLS is up), ending with NBD_OPT_GO. */
+    public void negotiate(String export, boolean wantStructured, boolean wantMeta) throws IOException {
         if (wantStructured) {
             List<OptionReply> r = option(OPT_STRUCTURED_REPLY, new byte[0]);
             structured = !r.get(r.size() - 1).isError();
@@ -451,6 +456,26 @@ public final class NbdTestClient implements Closeable {
     }
 
     // ---- raw access for fuzzing ----
+
+    /**
+     * NBD_OPT_STARTTLS, then the TLS handshake over the same TCP socket with {@code tls}; what
+     * follows (options, transmission) is encrypted. Throws NbdReplyException when the server
+     * does not ACK, and the SSLException of a failed handshake.
+     */
+    public void startTls(javax.net.ssl.SSLContext tls) throws IOException {
+        OptionReply r = option(OPT_STARTTLS, new byte[0]).get(0);
+        if (r.type() != REP_ACK) {
+            throw new NbdReplyException(0, "NBD_OPT_STARTTLS answered with reply type 0x" + Integer.toHexString(r.type()));
+        }
+        InetSocketAddress peer = (InetSocketAddress) socket.getRemoteSocketAddress();
+        javax.net.ssl.SSLSocket ssl = (javax.net.ssl.SSLSocket) tls.getSocketFactory()
+                .createSocket(socket, peer.getHostString(), peer.getPort(), true);
+        ssl.setUseClientMode(true);
+        ssl.startHandshake();
+        channel = ssl;
+        in = new DataInputStream(new java.io.BufferedInputStream(ssl.getInputStream(), 1 << 16));
+        out = new DataOutputStream(new java.io.BufferedOutputStream(ssl.getOutputStream(), 1 << 16));
+    }
 
     public void sendRaw(byte[] bytes) throws IOException {
         out.write(bytes);

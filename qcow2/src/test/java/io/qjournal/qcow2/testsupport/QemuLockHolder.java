@@ -61,6 +61,11 @@ public final class QemuLockHolder implements AutoCloseable {
                 + (Files.exists(log) ? Files.readString(log).strip() : "(no output)"));
     }
 
+    /** True when some process holds QEMU's write-permission lock on {@code img} (read from /proc/locks). */
+    public static boolean writeLocked(Path img) throws IOException {
+        return locked(img, WRITE_PERM_BYTE);
+    }
+
     /** True when {@code /proc/locks} shows a lock on {@code offset} of the file {@code img}. */
     static boolean locked(Path img, long offset) throws IOException {
         String file = deviceAndInode(img);
