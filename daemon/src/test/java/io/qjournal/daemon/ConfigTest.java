@@ -134,7 +134,8 @@ class ConfigTest {
     void badFiles() throws Exception {
         Path f = file("nbd = 127.0.0.1:1\nport = 7\n");
         assertEquals(f + " line 2: unknown key 'port' (known: debug, image, image-dir, jmx, jmx-access-file,"
-                + " jmx-no-auth, jmx-password-file, nbd, nbd-socket)", error("--config", f.toString()));
+                + " jmx-no-auth, jmx-password-file, nbd, nbd-buffer-pool, nbd-handshake-timeout, nbd-max-connections,"
+                + " nbd-payload-timeout, nbd-reply-timeout, nbd-socket)", error("--config", f.toString()));
         f = file("just words\n");
         assertEquals(f + " line 1: expected 'key = value', got 'just words'", error("--config", f.toString()));
         f = file("nbd = 127.0.0.1:1\nnbd = 127.0.0.1:2\njmx = off\n");
