@@ -222,6 +222,10 @@ public final class DaemonConfig {
             } catch (IllegalArgumentException e) {
                 throw new ConfigException(where + "nbd-buffer-pool: " + e.getMessage());
             }
+            // One maximum WRITE (32M) is reserved whole from the pool: it must fit.
+            if (l.bufferPool() < 33L << 20) {
+                throw new ConfigException(where + "nbd-buffer-pool must be at least 33M, not '" + pool + "'");
+            }
         }
         c.nbdLimits = l;
     }

@@ -115,7 +115,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         long timeout = server.handshakeTimeout().toMillis();
         handshakeTimer = ctx.executor().schedule(() -> {
             if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
-                protocolError("handshake not finished within " + timeout + " ms");
+                protocolError("handshake not finished within " + ConnectionTimeouts.describe(timeout));
             }
         }, timeout, TimeUnit.MILLISECONDS);
     }
