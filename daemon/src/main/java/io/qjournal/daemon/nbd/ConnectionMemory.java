@@ -45,13 +45,9 @@ final class ConnectionMemory {
         return NbdLimits.GUARANTEED_BYTES + grant;
     }
 
-    /**
-     * Bytes the next read may bring in: input lives in the guaranteed share, and beyond it only
-     * in a payload reservation. Borrowed bytes never hold input that is not reserved, so
-     * connections waiting for the pool never hold pool memory that only the pool could free.
-     */
+    /** Bytes the next read may bring in without going over the allowance. */
     long readRoom() {
-        return (payloadFloor > 0 ? allowance() : Math.min(allowance(), NbdLimits.GUARANTEED_BYTES)) - held;
+        return allowance() - held;
     }
 
     /** Size of the next read: within the room, and not past a payload being assembled (so it leaves no rest to copy). */
@@ -86,9 +82,10 @@ final class ConnectionMemory {
      * Reserves room for a whole WRITE message of {@code bytes} (header and payload) whose first
      * {@link #RESERVE_AFTER} payload bytes have arrived; all or nothing, false (and a call back
      * from the pool, or the connection's own replies) when it does not fit. Payloads assembled
-     * piecemeal from the pool could deadlock: each holding part, none able to finish. A
-     * connection waiting here holds no more than its guaranteed share of input, so some
-     * payload can always be reserved once requests in flight finish.
+     * piecemeal from the pool could leave several half-done and none able to finish; with the
+     * rest reserved at once, a connection waits for the pool holding at most the part that has
+     * arrived, and the payload timeout runs while it waits, so even a pool filled with such
+     * parts drains.
      */
     boolean reservePayload(long bytes) {
         long need = held - input + bytes + MIN_READ;
@@ -135,6 +132,18 @@ final class ConnectionMemory {
                 shrinkTo(held + KEEP_SPARE / 2);
             }
         }
+    }
+
+    /**
+     * Makes room for reading {@code wanted} more bytes when the pool allows, else for at least
+     * {@link #MIN_READ}; false when not even that is possible (the connection must stop reading
+     * until the pool calls back or its own requests finish).
+     */
+    boolean ensureReadRoom(long wanted) {
+        if (readRoom() >= wanted || (wanted > MIN_READ && grow(held + wanted, false))) {
+            return true;
+        }
+        return readRoom() >= MIN_READ || grow(held + MIN_READ, true);
     }
 
     /** Gives back borrowed bytes the connection does not hold right now (periodically, so no grant goes stale). */

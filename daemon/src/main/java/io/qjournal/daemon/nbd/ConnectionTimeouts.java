@@ -10,9 +10,10 @@ import java.util.concurrent.TimeUnit;
  * replies the client does not read. One periodic check per connection on its event loop, so
  * requests themselves start no timers and read no clock.
  *
- * <p>Payload: the time a WRITE header waits for its payload counts only while the server
- * reads; while the server itself holds the connection back (its memory or request limit) the
- * wait is the server's doing. Replies: counted while the socket is not writable (Netty's
+ * <p>Payload: the time a WRITE header waits for its payload counts while the server reads, and
+ * while it waits for pool memory to hold the rest of a payload that has begun to arrive (so
+ * connections holding parts of payloads cannot keep the pool full forever); while the server
+ * holds the connection back for its own requests, the wait is the server's doing. Replies: counted while the socket is not writable (Netty's
  * outbound buffer over its high-water mark) and no reply has finished since the last check.
  * Both are measured in check periods, a quarter of the shorter timeout (at most 1 s).
  *
@@ -54,7 +55,7 @@ final class ConnectionTimeouts {
                 lastPayloadWait = wait;
                 payloadWaited = 0;
             }
-            if (!conn.paused()) {
+            if (!conn.paused() || conn.waitingForReservation()) {
                 payloadWaited += periodMillis;
                 if (payloadWaited >= payloadMillis) {
                     conn.protocolError("WRITE payload not received within " + describe(payloadMillis));

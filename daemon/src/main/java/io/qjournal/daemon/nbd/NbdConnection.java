@@ -61,6 +61,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     /** WRITEs that had to wait for their payload: tells one wait from the next. */
     private long payloadWaits;
     private long payloadLength;
+    private boolean waitingForReservation;
 
     private volatile NbdExport export;
     private volatile NbdRequests requests;
@@ -165,35 +166,37 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     /**
      * Transmission: stops reading when the connection has no room for more input (its own
-     * requests, finishing, make room). While a WRITE payload arrives: once its first part is in,
-     * reserve the whole message (or stop reading until that is possible), and let reads stop
-     * where the part allowed so far ends.
+     * requests finishing, or the pool, make room). While a large WRITE payload arrives: once its
+     * first part is in, reserve the whole message or stop reading until that is possible; reads
+     * stop where the message ends.
      */
     private void stopReadingIfNoRoom() {
         if (phase != Phase.TRANSMISSION || paused || draining) {
             return;
         }
-        if (!awaitingPayload || in == null) {
-            if (memory.readRoom() + writableInPlace() < ConnectionMemory.MIN_READ) {
-                pause();
-            }
-            return;
-        }
-        long message = REQUEST_HEADER + payloadLength;
-        boolean large = payloadLength > ConnectionMemory.RESERVE_AFTER;
-        if (large && !memory.payloadReserved()
-                && in.readableBytes() >= REQUEST_HEADER + ConnectionMemory.RESERVE_AFTER) {
-            if (!memory.reservePayload(message)) {
+        waitingForReservation = false;
+        long wanted = ConnectionMemory.MIN_READ;
+        if (awaitingPayload && in != null) {
+            long message = REQUEST_HEADER + payloadLength;
+            if (payloadLength > ConnectionMemory.RESERVE_AFTER && !memory.payloadReserved()
+                    && in.readableBytes() >= REQUEST_HEADER + ConnectionMemory.RESERVE_AFTER
+                    && !memory.reservePayload(message)) {
+                waitingForReservation = true;
                 pause();
                 return;
             }
+            long missing = Math.max(1, message - in.readableBytes());
+            memory.payloadMissing(missing);
+            wanted = Math.max(wanted, Math.min(missing, NbdBufferPool.STEP));
         }
-        long upTo = large && !memory.payloadReserved() ? REQUEST_HEADER + ConnectionMemory.RESERVE_AFTER : message;
-        long missing = Math.max(1, upTo - in.readableBytes());
-        memory.payloadMissing(missing);
-        if (memory.readRoom() + writableInPlace() < Math.min(ConnectionMemory.MIN_READ, missing)) {
+        if (!memory.ensureReadRoom(wanted - writableInPlace())) {
             pause();
         }
+    }
+
+    /** Paused until the pool can hold the rest of a WRITE payload whose first part arrived. */
+    boolean waitingForReservation() {
+        return waitingForReservation;
     }
 
     /** Input space already charged: reads are appended there without a new buffer. */
