@@ -58,8 +58,10 @@ class NbdMemoryBoundIT {
             Thread.sleep(1000);
             long baseline = rss(d.pid());
             try {
+                // READs first: their replies are real memory, which a budget counted from
+                // headers alone would let them fill.
                 for (int i = 0; i < 1000; i++) {
-                    hostile.add(hostileConnection(addr, i % 4));
+                    hostile.add(hostileConnection(addr, i < 400 ? 3 : i % 3));
                 }
                 long peak = 0;
                 for (int i = 0; i < 30; i++) {
