@@ -127,7 +127,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        in = in == null ? buf : cumulate(in, buf);
+        in = in == null ? buf : ConnectionInput.append(ctx.alloc(), in, buf, memory);
         if (paused && phase == Phase.TRANSMISSION && in.readableBytes() > MAX_BUFFERED_WHILE_PAUSED) {
             // autoRead is off, but reads already under way still arrive; beyond that the client
             // ignores backpressure in a way TCP cannot produce.
@@ -138,31 +138,6 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         stopReadingIfNoRoom();
     }
 
-    /**
-     * Appends {@code buf} to the undecoded input. Growth is bounded by the bytes present and the
-     * connection's room (not by a length a header claims), so the input buffer's capacity, which
-     * is what the connection is charged, stays close to what really arrived.
-     */
-    private ByteBuf cumulate(ByteBuf cumulation, ByteBuf buf) {
-        int incoming = buf.readableBytes();
-        if (cumulation.refCnt() == 1 && cumulation.writableBytes() >= incoming) {
-            cumulation.writeBytes(buf);
-            buf.release();
-            return cumulation;
-        }
-        int present = cumulation.readableBytes() + incoming;
-        long spare = Math.max(0, Math.min(present, memory.readRoom() - incoming));
-        if (memory.payloadMissing() > 0) {
-            spare = Math.min(spare, Math.max(0, memory.payloadMissing() - incoming));
-        }
-        ByteBuf bigger = ctx.alloc().ioBuffer((int) Math.min(Integer.MAX_VALUE - 8, present + spare));
-        bigger.writeBytes(cumulation);
-        bigger.writeBytes(buf);
-        // A WRITE payload slice may still share the old buffer: releasing drops only our reference.
-        cumulation.release();
-        buf.release();
-        return bigger;
-    }
 
     /**
      * Transmission: stops reading when the connection has no room for more input (its own
@@ -233,27 +208,9 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void compact() {
-        if (in == null) {
-            return;
+        if (in != null) {
+            in = ConnectionInput.compact(ctx.alloc(), in, phase == Phase.CLOSED, memory);
         }
-        if (!in.isReadable() || phase == Phase.CLOSED) {
-            in.release();
-            in = null;
-        } else if (in.refCnt() > 1 || (in.capacity() > 65536 && in.readableBytes() < in.capacity() / 4)) {
-            // A WRITE payload slice keeps this buffer alive and is charged for all of it, or most
-            // of it is spent: move the rest of the input to a buffer of its own (the next read
-            // would mostly have to copy it anyway).
-            int rest = in.readableBytes();
-            memory.input(0);
-            long spare = Math.max(0, Math.min(Math.max(rest, 65536), memory.readRoom() - rest));
-            ByteBuf own = ctx.alloc().ioBuffer((int) Math.min(Integer.MAX_VALUE - 8, rest + spare));
-            own.writeBytes(in);
-            in.release();
-            in = own;
-        } else if (in.readerIndex() > 64 * 1024) {
-            in.discardSomeReadBytes();
-        }
-        memory.input(in == null ? 0 : in.capacity());
     }
 
     private boolean decodeClientFlags() {
