@@ -15,6 +15,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -52,7 +53,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> handshakeTimer;
     private String peer = "?";
     private final ConnectionMemory memory;
-    private final java.util.concurrent.atomic.AtomicBoolean waitingForPool = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean waitingForPool = new AtomicBoolean();
     private ConnectionTimeouts timeouts;
     /** Replies written so far: progress the reply timeout looks for. */
     private long repliesWritten;
@@ -137,7 +138,6 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         process();
         stopReadingIfNoRoom();
     }
-
 
     /**
      * Transmission: stops reading when the connection has no room for more input (its own
