@@ -1,10 +1,14 @@
 package io.qjournal.daemon;
 
+import io.qjournal.daemon.nbd.NbdLimits;
+import io.qjournal.qcow2.JournalOptions;
+import io.qjournal.qcow2.Sizes;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,7 +27,9 @@ public final class DaemonConfig {
     public static final Path DEFAULT_FILE = Path.of("/etc/qjournal/qjournald.conf");
     static final Set<String> KEYS = Set.of("image", "image-dir", "nbd", "nbd-socket", "jmx", "jmx-password-file",
             "jmx-access-file", "jmx-no-auth", "debug",
-            "allow-dir", "nbd-tls-creds", "nbd-tls-verify-peer", "nbd-allow-plaintext");
+            "allow-dir", "nbd-tls-creds", "nbd-tls-verify-peer", "nbd-allow-plaintext",
+            "nbd-max-connections", "nbd-handshake-timeout", "nbd-payload-timeout", "nbd-reply-timeout",
+            "nbd-buffer-pool");
     // A config file is a few lines; refuse anything that is clearly not one.
     private static final long MAX_FILE_BYTES = 1 << 20;
 
@@ -49,6 +55,10 @@ public final class DaemonConfig {
     public Path jmxAccessFile;
     public boolean jmxNoAuth;
     public boolean debug;
+    /** NBD connections open at once; more are refused at accept. */
+    public int nbdMaxConnections = 1024;
+    /** NBD timeouts and the shared request memory (see docs/daemon.md, "Limits and timeouts"). */
+    public NbdLimits nbdLimits = NbdLimits.defaults();
 
     @Command(name = "qjournald", sortOptions = false,
             description = "Serves qcow2 images with live metadata journals over NBD, steered through JMX.")
@@ -92,6 +102,21 @@ public final class DaemonConfig {
                 + " password/access files without opening any image; prints 'configuration OK' (status 0) or"
                 + " one error line (status 2).")
         boolean checkConfig;
+        @Option(names = "--nbd-max-connections", paramLabel = "N",
+                description = "NBD connections open at once, more are refused (default 1024).")
+        String nbdMaxConnections;
+        @Option(names = "--nbd-handshake-timeout", paramLabel = "T",
+                description = "Close an NBD client that has not finished its handshake after T (default 10s).")
+        String nbdHandshakeTimeout;
+        @Option(names = "--nbd-payload-timeout", paramLabel = "T",
+                description = "Close an NBD client whose WRITE payload has not arrived T after its header (default 30s).")
+        String nbdPayloadTimeout;
+        @Option(names = "--nbd-reply-timeout", paramLabel = "T",
+                description = "Close an NBD client that has not read its replies for T (default 30s).")
+        String nbdReplyTimeout;
+        @Option(names = "--nbd-buffer-pool", paramLabel = "SIZE",
+                description = "NBD request memory shared beyond each connection's own 128K (default 256M).")
+        String nbdBufferPool;
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help.")
         boolean help;
         @Option(names = {"-V", "--version"}, versionHelp = true, description = "Show the version.")
@@ -187,6 +212,7 @@ public final class DaemonConfig {
         c.jmxAccessFile = acc == null ? null : Path.of(acc);
         c.jmxNoAuth = f.jmxNoAuth != null ? f.jmxNoAuth : bool(file, "jmx-no-auth", where);
         c.debug = f.debug != null ? f.debug : bool(file, "debug", where);
+        parseNbdLimits(c, f, file, where);
 
         if (c.nbd == null && c.nbdSocket == null) {
             throw new ConfigException("nbd is off and no nbd-socket is given: clients could not reach any image");
@@ -216,6 +242,57 @@ public final class DaemonConfig {
                     + " address: give --nbd-tls-creds DIR, or --nbd-allow-plaintext to let anyone who reaches it"
                     + " read and write every image");
         }
+    }
+
+    private static void parseNbdLimits(DaemonConfig c, Flags f, Map<String, List<String>> file, String where)
+            throws ConfigException {
+        String max = pick(f.nbdMaxConnections, file, "nbd-max-connections", where);
+        if (max != null) {
+            try {
+                c.nbdMaxConnections = Integer.parseInt(max);
+            } catch (NumberFormatException e) {
+                c.nbdMaxConnections = -1;
+            }
+            if (c.nbdMaxConnections < 1) {
+                throw new ConfigException(where + "nbd-max-connections takes a positive number, not '" + max + "'");
+            }
+        }
+        NbdLimits l = c.nbdLimits;
+        l = l.withHandshakeTimeout(timeout(pick(f.nbdHandshakeTimeout, file, "nbd-handshake-timeout", where),
+                "nbd-handshake-timeout", l.handshakeTimeout(), where));
+        l = l.withPayloadTimeout(timeout(pick(f.nbdPayloadTimeout, file, "nbd-payload-timeout", where),
+                "nbd-payload-timeout", l.payloadTimeout(), where));
+        l = l.withReplyTimeout(timeout(pick(f.nbdReplyTimeout, file, "nbd-reply-timeout", where),
+                "nbd-reply-timeout", l.replyTimeout(), where));
+        String pool = pick(f.nbdBufferPool, file, "nbd-buffer-pool", where);
+        if (pool != null) {
+            try {
+                l = l.withBufferPool(Sizes.parse(pool));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(where + "nbd-buffer-pool: " + e.getMessage());
+            }
+            // One maximum WRITE (32M) is reserved whole from the pool: it must fit.
+            if (l.bufferPool() < 33L << 20) {
+                throw new ConfigException(where + "nbd-buffer-pool must be at least 33M, not '" + pool + "'");
+            }
+        }
+        c.nbdLimits = l;
+    }
+
+    private static Duration timeout(String v, String key, Duration dflt, String where) throws ConfigException {
+        if (v == null) {
+            return dflt;
+        }
+        Duration d;
+        try {
+            d = JournalOptions.parseDuration(v);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where + key + ": " + e.getMessage());
+        }
+        if (d.toMillis() < 1 || d.compareTo(Duration.ofDays(1)) > 0) {
+            throw new ConfigException(where + key + " must be between 1ms and 24h, not '" + v + "'");
+        }
+        return d;
     }
 
     private static ImageSpec prefixed(String where, String s) throws ConfigException {

@@ -34,7 +34,6 @@ public final class Qjournald {
     /** Whole stop, under the unit's TimeoutStopSec=120 so systemd never has to SIGKILL. */
     static final Duration STOP_TIMEOUT = Duration.ofSeconds(
             Long.getLong("qjournald.stopTimeoutSeconds", 100));
-    static final int MAX_CONNECTIONS = 1024;
     static final int MAX_PAYLOAD = 32 << 20;
     static final int OPEN_THREADS = Integer.getInteger("qjournald.openThreads", 8);
 
@@ -227,8 +226,9 @@ public final class Qjournald {
         String where = "";
         try {
             where = "NBD";
-            nbd = new NbdServer(registry, new NbdServer.Config(config.nbd, config.nbdSocket, MAX_CONNECTIONS,
-                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), this::nbdLog)
+            nbd = new NbdServer(registry, new NbdServer.Config(config.nbd, config.nbdSocket, config.nbdMaxConnections,
+                    MAX_PAYLOAD, Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), this::nbdLog,
+                    config.nbdLimits, null)
                     .withTls(nbdTls));
             nbd.start();
             registry.attach(nbd, nbdAddress());

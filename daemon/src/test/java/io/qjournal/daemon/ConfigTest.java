@@ -189,4 +189,32 @@ class ConfigTest {
         assertEquals(List.of(dir.resolve("shared"), Path.of("/srv/bases"), Path.of("/opt/more")), c.allowDirs);
         assertTrue(DaemonConfig.usage().contains("--allow-dir"));
     }
+
+    @Test
+    void nbdLimitsHaveDefaultsFlagsAndKeys() throws Exception {
+        DaemonConfig d = parse("--jmx", "off");
+        assertEquals(1024, d.nbdMaxConnections);
+        assertEquals(io.qjournal.daemon.nbd.NbdLimits.defaults(), d.nbdLimits);
+        assertEquals(java.time.Duration.ofSeconds(10), d.nbdLimits.handshakeTimeout());
+        d = parse("--jmx", "off", "--nbd-max-connections", "50", "--nbd-handshake-timeout", "2s", "--nbd-payload-timeout", "500ms",
+                "--nbd-reply-timeout", "1m", "--nbd-buffer-pool", "64M");
+        assertEquals(50, d.nbdMaxConnections);
+        assertEquals(java.time.Duration.ofSeconds(2), d.nbdLimits.handshakeTimeout());
+        assertEquals(java.time.Duration.ofMillis(500), d.nbdLimits.payloadTimeout());
+        assertEquals(java.time.Duration.ofMinutes(1), d.nbdLimits.replyTimeout());
+        assertEquals(64L << 20, d.nbdLimits.bufferPool());
+        Path f = file("jmx = off\nnbd-max-connections = 7\nnbd-reply-timeout = 3s\n");
+        d = parse("--config", f.toString());
+        assertEquals(7, d.nbdMaxConnections);
+        assertEquals(java.time.Duration.ofSeconds(3), d.nbdLimits.replyTimeout());
+    }
+
+    @Test
+    void badNbdLimitsAreOneLineErrors() {
+        assertEquals("nbd-max-connections takes a positive number, not '0'", error("--nbd-max-connections", "0"));
+        assertEquals("nbd-handshake-timeout: invalid duration 'soon' (use e.g. 5s or 250ms)",
+                error("--nbd-handshake-timeout", "soon"));
+        assertEquals("nbd-payload-timeout must be between 1ms and 24h, not '0s'", error("--nbd-payload-timeout", "0s"));
+        assertEquals("nbd-buffer-pool must be at least 33M, not '1M'", error("--nbd-buffer-pool", "1M"));
+    }
 }

@@ -17,6 +17,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLException;
 
@@ -26,16 +27,16 @@ import javax.net.ssl.SSLException;
  * ones are confined to the channel's event loop.
  *
  * <p>Backpressure: a request counts as in flight from its header until its reply is written to
- * the socket, and reserves its data size (WRITE payload, READ reply) before any of it is
- * buffered or allocated. Beyond {@link #MAX_IN_FLIGHT} requests or {@link #MAX_IN_FLIGHT_BYTES}
- * per connection, or the server-wide budget, the connection stops reading; so a client that
- * floods requests or never reads its replies holds a bounded amount of memory.
+ * the socket. Its memory is counted as it is really held ({@link ConnectionMemory}): input as it
+ * arrives, a READ reply before it may be allocated. Beyond {@link NbdLimits#CONNECTION_REQUESTS}
+ * requests or the connection's memory the connection stops reading, which holds back only
+ * itself; so a client that floods requests or never reads its replies holds a bounded amount of
+ * memory, and {@link ConnectionTimeouts} closes one that stalls.
  */
 final class NbdConnection extends ChannelInboundHandlerAdapter {
     static final int MAX_OPTION_LENGTH = 16 * 1024;
     static final int MAX_OPTIONS = 4096;
-    static final int MAX_IN_FLIGHT = 64;
-    static final long MAX_IN_FLIGHT_BYTES = 64L << 20;
+    static final int MAX_IN_FLIGHT = NbdLimits.CONNECTION_REQUESTS;
     /** Input a paused connection may still receive (a read in progress when autoRead went off). */
     static final int MAX_BUFFERED_WHILE_PAUSED = 64 << 20;
     /** Accounting cost of a request beyond its data (headers, bookkeeping). */
@@ -56,12 +57,22 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private int optionCount;
     private ScheduledFuture<?> handshakeTimer;
     private String peer = "?";
+    private final ConnectionMemory memory;
+    private final AtomicBoolean waitingForPool = new AtomicBoolean();
+    private ConnectionTimeouts timeouts;
+    /** Replies written so far: progress the reply timeout looks for. */
+    private long repliesWritten;
+    /** A WRITE header is decoded and its payload has not all arrived. */
+    private boolean awaitingPayload;
+    /** WRITEs that had to wait for their payload: tells one wait from the next. */
+    private long payloadWaits;
+    private long payloadLength;
+    private boolean waitingForReservation;
 
     private volatile NbdExport export;
     private volatile NbdRequests requests;
     /** Written on the event loop only; volatile so that monitoring may read it. */
     private volatile int inFlight;
-    private long inFlightBytes;
     private boolean paused;
     private boolean processing;
     /** Bytes reserved for the request whose header is decoded but whose payload is still arriving; -1: none. */
@@ -73,6 +84,11 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
 
     NbdConnection(NbdServer server) {
         this.server = server;
+        this.memory = new ConnectionMemory(server.bufferPool(), this);
+    }
+
+    ConnectionMemory memory() {
+        return memory;
     }
 
     NbdExport export() {
@@ -106,7 +122,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         long timeout = server.handshakeTimeout().toMillis();
         handshakeTimer = ctx.executor().schedule(() -> {
             if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
-                protocolError("handshake not finished within " + timeout + " ms");
+                protocolError("handshake not finished within " + ConnectionTimeouts.describe(timeout));
             }
         }, timeout, TimeUnit.MILLISECONDS);
     }
@@ -117,7 +133,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        in = in == null ? buf : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), in, buf);
+        in = in == null ? buf : ConnectionInput.append(ctx.alloc(), in, buf, memory);
         if (paused && phase == Phase.TRANSMISSION && in.readableBytes() > MAX_BUFFERED_WHILE_PAUSED) {
             // autoRead is off, but reads already under way still arrive; beyond that the client
             // ignores backpressure in a way TCP cannot produce.
@@ -125,6 +141,47 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         process();
+        stopReadingIfNoRoom();
+    }
+
+    /**
+     * Transmission: stops reading when the connection has no room for more input (its own
+     * requests finishing, or the pool, make room). While a large WRITE payload arrives: once its
+     * first part is in, reserve the whole message or stop reading until that is possible; reads
+     * stop where the message ends.
+     */
+    private void stopReadingIfNoRoom() {
+        if (phase != Phase.TRANSMISSION || paused || draining) {
+            return;
+        }
+        waitingForReservation = false;
+        long wanted = ConnectionMemory.MIN_READ;
+        if (awaitingPayload && in != null) {
+            long message = REQUEST_HEADER + payloadLength;
+            if (payloadLength > ConnectionMemory.RESERVE_AFTER && !memory.payloadReserved()
+                    && in.readableBytes() >= REQUEST_HEADER + ConnectionMemory.RESERVE_AFTER
+                    && !memory.reservePayload(message)) {
+                waitingForReservation = true;
+                pause();
+                return;
+            }
+            long missing = Math.max(1, message - in.readableBytes());
+            memory.payloadMissing(missing);
+            wanted = Math.max(wanted, Math.min(missing, NbdBufferPool.STEP));
+        }
+        if (!memory.ensureReadRoom(wanted - writableInPlace())) {
+            pause();
+        }
+    }
+
+    /** Paused until the pool can hold the rest of a WRITE payload whose first part arrived. */
+    boolean waitingForReservation() {
+        return waitingForReservation;
+    }
+
+    /** Input space already charged: reads are appended there without a new buffer. */
+    private int writableInPlace() {
+        return in != null && in.refCnt() == 1 ? in.writableBytes() : 0;
     }
 
     /** Decodes as much buffered input as the phase and the in-flight limits allow. */
@@ -156,15 +213,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void compact() {
-        if (in == null) {
-            return;
-        }
-        if (!in.isReadable() || phase == Phase.CLOSED) {
-            in.release();
-            in = null;
-        } else if (in.refCnt() == 1 && in.readerIndex() > 64 * 1024) {
-            // Only when no WRITE payload slice still shares the buffer: moving bytes would corrupt it.
-            in.discardSomeReadBytes();
+        if (in != null) {
+            in = ConnectionInput.compact(ctx.alloc(), in, phase == Phase.CLOSED, memory);
         }
     }
 
@@ -292,6 +342,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
         }
+        timeouts = new ConnectionTimeouts(this, server.config().limits());
+        timeouts.start(ctx.executor());
         boolean meta = structured && name.equals(metaExport);
         export = chosen;
         if (server.exports().find(name) != chosen) {
@@ -342,42 +394,71 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
             return false;
         }
         if (reserved < 0) {
-            // Reserve the memory this request will hold (its WRITE payload while it arrives and
-            // runs, or its READ reply) before buffering or allocating any of it.
+            // Charge what this request will allocate (its READ reply) before any of it exists. A
+            // WRITE payload is charged as its bytes arrive, as input, not from its header's length.
             long cost = NbdRequests.cost(type, length, requests.maxPayload());
-            if (inFlight >= MAX_IN_FLIGHT || (inFlightBytes > 0 && inFlightBytes + cost > MAX_IN_FLIGHT_BYTES)) {
-                pause();
-                return false;
-            }
-            if (!server.reserve(cost, this)) {
+            if (inFlight >= MAX_IN_FLIGHT || !memory.take(cost)) {
                 pause();
                 return false;
             }
             reserved = cost;
             inFlight++;
-            inFlightBytes += cost;
         }
         ByteBuf payload = null;
+        long cost = reserved;
         if (type == CMD_WRITE) {
             if (in.readableBytes() < REQUEST_HEADER + length) {
+                if (!awaitingPayload) {
+                    awaitingPayload = true;
+                    payloadLength = length;
+                    payloadWaits++;
+                }
                 return false;
+            }
+            if (awaitingPayload) {
+                awaitingPayload = false;
+                memory.payloadDone();
             }
             in.skipBytes(REQUEST_HEADER);
             int len = (int) length;
             if (2L * len >= in.capacity()) {
+                // The slice keeps the whole input buffer alive: that is what it holds.
+                cost += in.capacity();
                 payload = in.readRetainedSlice(len);
             } else {
                 // A small slice would pin the whole (possibly large) buffer; copy it out instead.
+                cost += len;
                 payload = ctx.alloc().directBuffer(len, len);
                 in.readBytes(payload, len);
             }
+            memory.add(cost - reserved);
         } else {
             in.skipBytes(REQUEST_HEADER);
         }
-        NbdRequests.Request r = new NbdRequests.Request(type, flags, cookie, offset, length, payload, reserved);
+        NbdRequests.Request r = new NbdRequests.Request(type, flags, cookie, offset, length, payload, cost);
         reserved = -1;
         requests.dispatch(r);
         return true;
+    }
+
+    boolean awaitingPayload() {
+        return awaitingPayload;
+    }
+
+    long payloadWaits() {
+        return payloadWaits;
+    }
+
+    boolean paused() {
+        return paused;
+    }
+
+    long repliesWritten() {
+        return repliesWritten;
+    }
+
+    ChannelHandlerContext context() {
+        return ctx;
     }
 
     /** Runs an export call on the worker pool; false when the pool no longer accepts work. */
@@ -401,8 +482,8 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     /** A reply has been written (or failed to): event loop. */
     void replied(NbdRequests.Request r) {
         inFlight--;
-        inFlightBytes -= r.cost();
-        server.unreserve(r.cost());
+        repliesWritten++;
+        memory.release(r.cost());
         if (draining) {
             closeIfIdle();
         } else if (paused) {
@@ -422,8 +503,14 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The server-wide budget has room again: retry if this connection waits for it. Any thread. */
+    /** True if this connection was not yet waiting for the pool (so it is queued once). Any thread. */
+    boolean markWaitingForPool() {
+        return waitingForPool.compareAndSet(false, true);
+    }
+
+    /** The server-wide pool has room again: retry if this connection waits for it. Any thread. */
     void budgetFreed() {
+        waitingForPool.set(false);
         try {
             ctx.executor().execute(() -> {
                 if (paused && phase == Phase.TRANSMISSION && !draining) {
@@ -445,6 +532,7 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
     private void resume() {
         paused = false;
         process();
+        stopReadingIfNoRoom();
         if (!paused && !draining && phase != Phase.CLOSED) {
             ctx.channel().config().setAutoRead(true);
         }
@@ -499,17 +587,22 @@ final class NbdConnection extends ChannelInboundHandlerAdapter {
         if (handshakeTimer != null) {
             handshakeTimer.cancel(false);
         }
+        if (timeouts != null) {
+            timeouts.stop();
+        }
         if (in != null) {
             in.release();
             in = null;
         }
+        memory.input(0);
         if (reserved >= 0) {
             // a request cut off mid-payload: its reservation was never handed to a reply
             inFlight--;
-            inFlightBytes -= reserved;
-            server.unreserve(reserved);
+            memory.release(reserved);
             reserved = -1;
         }
+        // Replies still being written give their bytes back as they fail.
+        memory.close();
         NbdExport e = export;
         if (e != null) {
             try {

@@ -24,10 +24,19 @@ final class NbdRequests {
     record Request(int type, int flags, long cookie, long offset, long length, ByteBuf payload, long cost) {
     }
 
-    /** Bytes a request holds until its reply is written: its data (WRITE payload or READ reply) plus overhead. */
+    /**
+     * Bytes a request will allocate for its reply, charged at its header: a READ's data, a
+     * BLOCK_STATUS's descriptors (at most one per 512 bytes asked, as no image has finer
+     * extents; {@link #blockStatus} sends no more), plus overhead. A WRITE's payload is not in it: it is charged as it arrives.
+     */
     static long cost(int type, long length, int maxPayload) {
-        boolean data = (type == CMD_WRITE || type == CMD_READ) && length <= maxPayload;
-        return NbdConnection.REQUEST_OVERHEAD + (data ? length : 0);
+        long reply = 0;
+        if (type == CMD_READ && length <= maxPayload) {
+            reply = length;
+        } else if (type == CMD_BLOCK_STATUS) {
+            reply = 8L * Math.min(MAX_EXTENTS, length / 512 + 2);
+        }
+        return NbdConnection.REQUEST_OVERHEAD + reply;
     }
 
     private final NbdConnection conn;
@@ -218,10 +227,12 @@ final class NbdRequests {
     private void blockStatus(Request r) throws IOException {
         List<NbdExport.Extent> extents = export.blockStatus(r.offset(), r.length());
         boolean one = (r.flags() & CMD_FLAG_REQ_ONE) != 0;
+        // No more descriptors than the request was charged for (cost); fewer than asked is allowed.
+        long limit = Math.min(MAX_EXTENTS, r.length() / 512 + 2);
         int n = 0;
         long left = r.length();
         for (NbdExport.Extent e : extents) {
-            if (left == 0 || n == MAX_EXTENTS || (one && n == 1)) {
+            if (left == 0 || n == limit || (one && n == 1)) {
                 break;
             }
             if (e.length() > 0) {

@@ -20,13 +20,11 @@ import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.flush.FlushConsolidationHandler;
-import io.netty.util.internal.PlatformDependent;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,9 +37,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
@@ -52,11 +48,11 @@ import java.util.function.Consumer;
  * <p>Limits: connections beyond {@code maxConnections} are closed at accept; a WRITE whose
  * payload is larger than the advertised maximum payload ends the connection (its data cannot be
  * skipped safely without reading it); READs over the maximum are answered with EINVAL; requests
- * beyond the export get EINVAL (ENOSPC for WRITE and WRITE_ZEROES, as QEMU answers); a client
- * that has not finished its handshake within 30 s is disconnected. Memory: every request reserves
- * its data size before it is buffered, per connection (64 requests, 64 MiB) and server-wide (half
- * the JVM's direct memory, at most 1 GiB); a connection over a limit stops reading until replies
- * have gone out.
+ * beyond the export get EINVAL (ENOSPC for WRITE and WRITE_ZEROES, as QEMU answers). Stalls and
+ * memory are bounded per connection by {@link NbdLimits}: handshake, payload and reply timeouts;
+ * memory counted as really held, each connection's own share plus what it borrows from a shared
+ * pool, so no connection can starve the others. The Unix socket is created with mode 0660
+ * whatever the umask.
  *
  * <p>All threads the server starts are daemon threads: the caller keeps the JVM alive.
  */
@@ -69,17 +65,7 @@ public final class NbdServer implements AutoCloseable {
      */
     public record Config(InetSocketAddress tcp, Path unixSocket, int maxConnections, int maxPayload,
                          int ioThreads, Consumer<String> log,
-                         NbdTls tls) {
-        /** Without TLS. */
-        public Config(InetSocketAddress tcp, Path unixSocket, int maxConnections, int maxPayload,
-                      int ioThreads, Consumer<String> log) {
-            this(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, null);
-        }
-
-        public Config withTls(NbdTls newTls) {
-            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, newTls);
-        }
-
+                         NbdLimits limits, NbdTls tls) {
         public Config {
             if (tcp == null && unixSocket == null) {
                 throw new IllegalArgumentException("NBD: neither a TCP address nor a Unix socket given");
@@ -87,7 +73,23 @@ public final class NbdServer implements AutoCloseable {
             if (maxConnections < 1 || maxPayload < 4096 || ioThreads < 1) {
                 throw new IllegalArgumentException("NBD: maxConnections, maxPayload (>= 4096) and ioThreads must be positive");
             }
+            // A connection must be able to hold one maximum WRITE while its input grows.
+            if (maxPayload > NbdLimits.CONNECTION_BYTES / 2) {
+                throw new IllegalArgumentException("NBD: maxPayload over " + NbdLimits.CONNECTION_BYTES / 2);
+            }
             Objects.requireNonNull(log, "log");
+            Objects.requireNonNull(limits, "limits");
+            // A maximum WRITE is reserved whole from the pool: it must fit.
+            if (limits.bufferPool() < maxPayload + ConnectionMemory.MAX_READ) {
+                throw new IllegalArgumentException("NBD: the buffer pool must hold at least one maximum payload plus "
+                        + ConnectionMemory.MAX_READ + " bytes (" + (maxPayload + ConnectionMemory.MAX_READ) + ")");
+            }
+        }
+
+        /** Default limits, without TLS. */
+        public Config(InetSocketAddress tcp, Path unixSocket, int maxConnections, int maxPayload, int ioThreads,
+                      Consumer<String> log) {
+            this(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, NbdLimits.defaults(), null);
         }
 
         /** 256 connections, 32 MiB payloads, 4 workers per core (at least 8), log to stderr. */
@@ -97,27 +99,33 @@ public final class NbdServer implements AutoCloseable {
         }
 
         public Config withUnixSocket(Path path) {
-            return new Config(tcp, path, maxConnections, maxPayload, ioThreads, log, tls);
+            return new Config(tcp, path, maxConnections, maxPayload, ioThreads, log, limits, tls);
         }
 
         public Config withLog(Consumer<String> newLog) {
-            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, newLog, tls);
+            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, newLog, limits, tls);
+        }
+
+        public Config withMaxConnections(int max) {
+            return new Config(tcp, unixSocket, max, maxPayload, ioThreads, log, limits, tls);
+        }
+
+        public Config withLimits(NbdLimits newLimits) {
+            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, newLimits, tls);
+        }
+
+        public Config withTls(NbdTls newTls) {
+            return new Config(tcp, unixSocket, maxConnections, maxPayload, ioThreads, log, limits, newTls);
         }
     }
-
-    /** A client that has not finished its handshake by then is disconnected. */
-    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
 
     private final NbdExports exports;
     private final Config config;
     private final boolean epoll;
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicInteger admitted = new AtomicInteger();
-    /** Bytes reserved by requests of all connections (payloads arriving or running, replies pending). */
-    private final AtomicLong buffered = new AtomicLong();
-    private final ConcurrentLinkedQueue<NbdConnection> budgetWaiters = new ConcurrentLinkedQueue<>();
-    private volatile long budget;
-    private volatile Duration handshakeTimeout = HANDSHAKE_TIMEOUT;
+    private final NbdBufferPool pool;
+    private volatile Duration handshakeTimeout;
     private final List<Channel> listeners = new ArrayList<>();
     private EventLoopGroup acceptGroup;
     private EventLoopGroup ioGroup;
@@ -136,9 +144,8 @@ public final class NbdServer implements AutoCloseable {
         this.exports = Objects.requireNonNull(exports, "exports");
         this.config = Objects.requireNonNull(config, "config");
         this.epoll = epoll && Epoll.isAvailable();
-        // Half the direct memory the JVM allows, at most 1 GiB, but always room for two maximum requests.
-        long direct = PlatformDependent.maxDirectMemory();
-        this.budget = Math.max(2L * config.maxPayload() + (1 << 20), Math.min(1L << 30, direct / 2));
+        this.pool = new NbdBufferPool(config.limits().bufferPool());
+        this.handshakeTimeout = config.limits().handshakeTimeout();
     }
 
     /** Binds the listeners; when it returns they accept. Bind errors name the address. */
@@ -163,10 +170,17 @@ public final class NbdServer implements AutoCloseable {
             }
             if (config.unixSocket() != null) {
                 Path path = config.unixSocket().toAbsolutePath();
-                removeStaleSocket(path);
-                SocketAddress addr = epoll ? new DomainSocketAddress(path.toString()) : UnixDomainSocketAddress.of(path);
-                listeners.add(bind(epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class,
-                        addr, path.toString()));
+                UnixSocketFile.removeStale(path);
+                UnixSocketFile file = UnixSocketFile.prepare(path);
+                try {
+                    SocketAddress addr = epoll ? new DomainSocketAddress(file.bindPath().toString())
+                            : UnixDomainSocketAddress.of(file.bindPath());
+                    listeners.add(bind(epoll ? EpollServerDomainSocketChannel.class
+                            : NioServerDomainSocketChannel.class, addr, path.toString()));
+                    file.publish();
+                } finally {
+                    file.cleanUp();
+                }
                 unixBound = path;
             }
         } catch (IOException | RuntimeException e) {
@@ -178,14 +192,15 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private Channel bind(Class<? extends ServerChannel> type, SocketAddress addr, String name) throws IOException {
+        // WRITE payloads of 64 KiB and more arrive in one or two reads rather than in dozens of
+        // small ones, each appended to the input by a copy; never more than a connection's room.
+        AdaptiveRecvByteBufAllocator sizing = new AdaptiveRecvByteBufAllocator(ConnectionMemory.MIN_READ, 65536,
+                ConnectionMemory.MAX_READ);
         ServerBootstrap b = new ServerBootstrap()
                 .group(acceptGroup, ioGroup)
                 .channel(type)
                 .option(ChannelOption.SO_BACKLOG, 256)
                 .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-                // WRITE payloads of 64 KiB and more arrive in one or two reads rather than in
-                // dozens of small ones, each appended to the cumulation by a copy.
-                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(4096, 65536, 1 << 20))
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -194,9 +209,11 @@ public final class NbdServer implements AutoCloseable {
                             // A client that vanishes without a FIN (host down, partition) is noticed eventually.
                             ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
                         }
+                        NbdConnection conn = new NbdConnection(NbdServer.this);
+                        ch.config().setRecvByteBufAllocator(new BudgetedRecvAllocator(sizing, conn.memory()));
                         // Replies finish on worker threads; consolidate their flushes into fewer syscalls.
                         ch.pipeline().addLast(new FlushConsolidationHandler(64, true));
-                        ch.pipeline().addLast(new NbdConnection(NbdServer.this));
+                        ch.pipeline().addLast(conn);
                     }
                 });
         if (type == EpollServerSocketChannel.class || type == NioServerSocketChannel.class) {
@@ -207,26 +224,6 @@ public final class NbdServer implements AutoCloseable {
         } catch (Exception e) {
             throw new IOException("NBD: cannot listen on " + name + ": " + e.getMessage(), e);
         }
-    }
-
-    private static void removeStaleSocket(Path path) throws IOException {
-        // A socket file left by a killed daemon would make bind fail. Anything else in the way is
-        // refused here: Netty's native bind would silently unlink whatever the path names.
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & 0170000) != 0140000) {
-            throw new IOException("NBD: cannot listen on " + path + ": the path exists and is not a socket");
-        }
-        try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(
-                java.net.StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-            throw new IOException("NBD: cannot listen on " + path + ": another server is listening there");
-        } catch (java.net.ConnectException stale) {
-            // nobody listens: a leftover of a process that died
-        }
-        Files.delete(path);
     }
 
     private String describeListeners() {
@@ -371,13 +368,27 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** Bytes currently reserved by requests over all connections. */
+    /** Request memory the open connections hold (input, payloads, replies). */
     long bufferedBytes() {
-        return buffered.get();
+        long n = 0;
+        for (NbdConnection c : connections) {
+            n += c.memory().held();
+        }
+        return n;
     }
 
-    long budget() {
-        return budget;
+    /** For test messages: each connection's memory. */
+    String describeMemory() {
+        StringBuilder b = new StringBuilder("pool lent " + pool.lent() + " of " + pool.capacity());
+        for (NbdConnection c : connections) {
+            b.append("; ").append(c.peer()).append(": ").append(c.memory()).append(", in flight ").append(c.inFlight())
+                    .append(c.paused() ? ", paused" : "").append(c.awaitingPayload() ? ", awaiting payload" : "");
+        }
+        return b.toString();
+    }
+
+    NbdBufferPool bufferPool() {
+        return pool;
     }
 
     Duration handshakeTimeout() {
@@ -389,47 +400,6 @@ public final class NbdServer implements AutoCloseable {
         handshakeTimeout = d;
     }
 
-    /** For tests: a smaller server-wide budget. */
-    void setBudget(long bytes) {
-        budget = bytes;
-    }
-
-    /**
-     * Reserves memory for one request against the server-wide budget. When it does not fit, the
-     * connection is told (budgetFreed) once some is released. A request always fits when nothing
-     * else is reserved, so progress never stops.
-     */
-    boolean reserve(long cost, NbdConnection c) {
-        while (true) {
-            long used = buffered.get();
-            if (used > 0 && used + cost > budget) {
-                budgetWaiters.add(c);
-                // A release between the check and the add would have found no waiter: look again.
-                long now = buffered.get();
-                if (now == 0 || now + cost <= budget) {
-                    wakeWaiters();
-                }
-                return false;
-            }
-            if (buffered.compareAndSet(used, used + cost)) {
-                return true;
-            }
-        }
-    }
-
-    void unreserve(long cost) {
-        buffered.addAndGet(-cost);
-        if (!budgetWaiters.isEmpty()) {
-            wakeWaiters();
-        }
-    }
-
-    private void wakeWaiters() {
-        NbdConnection w;
-        while ((w = budgetWaiters.poll()) != null) {
-            w.budgetFreed();
-        }
-    }
 
     /** Admits a new connection unless the limit is reached. */
     boolean admit(NbdConnection c) {

@@ -35,10 +35,13 @@
  * <h2>Threads and memory</h2>
  * Protocol work runs on Netty event loops (epoll when available, NIO otherwise); export calls
  * block, so they run on a pool of worker threads, many per connection, and replies go out as
- * they finish, possibly out of order. Every request reserves its data size (WRITE payload,
- * READ reply) before any of it is buffered or allocated: at most 64 requests and 64 MiB per
- * connection, and a server-wide budget (half the JVM's direct memory, at most 1 GiB); over a
- * limit the connection stops reading until its replies have gone out. Data moves in pooled
+ * they finish, possibly out of order. Memory is counted per connection as it is really held
+ * (input as it arrives, WRITE payloads, READ replies from before they are allocated until
+ * written), never from a length a header claims: each connection has 64 requests and 64 MiB at
+ * most, 128 KiB of its own and the rest borrowed from a shared pool, so all connections hold
+ * at most maxConnections x 128 KiB + the pool ({@link io.qjournal.daemon.nbd.NbdLimits}). Over
+ * its budget a connection stops reading, which holds back only itself; handshake, payload and
+ * reply timeouts close a client that stalls. Data moves in pooled
  * direct buffers whose NIO views the export reads into and writes from.
  */
 package io.qjournal.daemon.nbd;
