@@ -16,6 +16,9 @@
 #   FSYNC_COUNT=2000       writes in the syncs-per-flush count
 #   IMAGES=100             images for the start-up and memory rows
 #   SECTIONS="rows startup"
+#   BEFORE=DIR             also run the qjournald of another checkout (built; e.g. a git worktree
+#                          of the previous release) as a fourth server, "before", to show that a
+#                          change made no row slower: ours/before in the same run (not with TLS=1)
 #   TLS=1                  every server requires TLS (certificates made here with openssl, QEMU's
 #                          tls-creds-x509 layout); fio connects with nbds://...?tls-verify-peer=false
 #                          (fio's libnbd may not read a certificate directory: encrypted, server
@@ -35,6 +38,13 @@ RAMP="${RAMP:-2}"
 IMAGES="${IMAGES:-100}"
 SECTIONS="${SECTIONS:-rows startup}"
 TLS="${TLS:-0}"
+BEFORE="${BEFORE:-}"
+KINDS="qsd qemu-nbd ours"
+if [ -n "$BEFORE" ]; then
+  [ "$TLS" = 1 ] && { echo "nbd-bench.sh: BEFORE and TLS=1 do not go together" >&2; exit 1; }
+  [ -x "$BEFORE/bin/qjournald" ] || { echo "nbd-bench.sh: $BEFORE/bin/qjournald missing" >&2; exit 1; }
+  KINDS="$KINDS before"
+fi
 PORT=$((20000 + RANDOM % 20000))
 
 die() { echo "nbd-bench.sh: $*" >&2; exit 1; }
@@ -112,6 +122,10 @@ start_server() {
       "$@" qemu-nbd "${QEMU_TLS[@]}" ${QSD_TLS:+--tls-creds=tls0} -f qcow2 -x disk -b 127.0.0.1 -p "$PORT" -t --cache=writeback --shared=8 "$img" \
         >"$BENCH_DIR/server.log" 2>&1 &
       ;;
+    before)
+      "$@" "$BEFORE/bin/qjournald" --image "disk=$img" --nbd "127.0.0.1:$PORT" \
+        --jmx "127.0.0.1:$((PORT + 20000))" --jmx-no-auth >"$BENCH_DIR/server.log" 2>&1 &
+      ;;
     ours)
       "$@" "$QJD" --image "disk=$img" --nbd "127.0.0.1:$PORT" "${OURS_TLS[@]}" \
         --jmx "127.0.0.1:$((PORT + 20000))" --jmx-no-auth \
@@ -143,9 +157,9 @@ ROWS=()
 row() {
   local label="$1"; shift
   local kind i img="$BENCH_DIR/served.qcow2" v
-  declare -A res=([qsd]="" [qemu-nbd]="" [ours]="")
+  declare -A res=([qsd]="" [qemu-nbd]="" [ours]="" [before]="")
   for ((i = 0; i < REPS; i++)); do
-    for kind in qsd qemu-nbd ours; do
+    for kind in $KINDS; do
       if [ "$IMAGE_KIND" = prefilled ]; then cp --sparse=always "$PREFILLED" "$img"; else fresh "$img"; fi
       sync
       start_server "$kind" "$img"
@@ -159,7 +173,13 @@ row() {
   q=$(tr ' ' '\n' <<<"${res[qsd]}" | grep . | median)
   n=$(tr ' ' '\n' <<<"${res[qemu-nbd]}" | grep . | median)
   o=$(tr ' ' '\n' <<<"${res[ours]}" | grep . | median)
-  ROWS+=("| $label | $q | $n | $o | $(awk -v q="$q" -v o="$o" 'BEGIN { printf "%.2f", o / q }') | $(awk -v q="$n" -v o="$o" 'BEGIN { printf "%.2f", o / q }') |")
+  local row="| $label | $q | $n | $o | $(awk -v q="$q" -v o="$o" 'BEGIN { printf "%.2f", o / q }') | $(awk -v q="$n" -v o="$o" 'BEGIN { printf "%.2f", o / q }') |"
+  if [ -n "$BEFORE" ]; then
+    local b
+    b=$(tr ' ' '\n' <<<"${res[before]}" | grep . | median)
+    row+=" $b | $(awk -v b="$b" -v o="$o" 'BEGIN { printf "%.2f", o / b }') |"
+  fi
+  ROWS+=("$row")
 }
 
 # syncs per client flush: fdatasync+fsync calls of the whole server process during the
@@ -234,8 +254,13 @@ fi
 echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) CPUs, $(uname -sr), $(qemu-storage-daemon --version | head -1), fio $(fio --version), median of $REPS runs; IOPS from fio's nbd engine$([ "$TLS" = 1 ] && echo ", every connection over TLS (nbds://)")."
 echo
 if [ ${#ROWS[@]} -gt 0 ]; then
-  echo "| Workload | qemu-storage-daemon (IOPS) | qemu-nbd (IOPS) | qjournald (IOPS) | ours/qsd | ours/qemu-nbd |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  if [ -n "$BEFORE" ]; then
+    echo "| Workload | qemu-storage-daemon (IOPS) | qemu-nbd (IOPS) | qjournald (IOPS) | ours/qsd | ours/qemu-nbd | before: $(git -C "$BEFORE" rev-parse --short HEAD 2>/dev/null || echo "$BEFORE") (IOPS) | ours/before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  else
+    echo "| Workload | qemu-storage-daemon (IOPS) | qemu-nbd (IOPS) | qjournald (IOPS) | ours/qsd | ours/qemu-nbd |"
+    echo "|---|---:|---:|---:|---:|---:|"
+  fi
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "| Server | client flushes | fdatasync+fsync | per flush |"
