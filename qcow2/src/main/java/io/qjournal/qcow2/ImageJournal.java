@@ -81,15 +81,20 @@ final class ImageJournal {
         // dirty bit goes first: from then on the journal's clusters may be counted on disk
         // before the header names them, a leak that every writable open (ours and QEMU's)
         // repairs at once. The header that names the journal clears the bit again.
-        Header plain = img.header();
-        img.writeback().writeHeader(withDirty(plain, true));
+        img.writeback().writeHeader(withDirty(img.header(), true));
         long offset = atEnd ? img.refcounts().allocateAtEnd((int) clusters)
                 : img.refcounts().allocate((int) clusters);
-        // Refcounts durable before anything points at the clusters (QEMU's order).
+        // Refcounts durable before anything points at the clusters (QEMU's order). A refcount
+        // table that moved frees its old clusters at the flush after the one that wrote the new
+        // table: both before the header clears the dirty bit, so nothing is left leaked.
         img.writeback().flush();
+        if (img.refcounts().hasDirty()) {
+            img.writeback().flush();
+        }
         Journal j = JournalSupport.format(storage, offset, size, order, jo);
         JournalExtension e = new JournalExtension(offset, size);
-        img.writeback().writeHeader(JournalSupport.withJournal(withDirty(plain, false), e));
+        // The allocation may have moved the refcount table: the header as it is now, not as it was.
+        img.writeback().writeHeader(JournalSupport.withJournal(withDirty(img.header(), false), e));
         attach(j, e, jo);
     }
 
@@ -118,11 +123,10 @@ final class ImageJournal {
         writer = null;
         options = null;
         img.writeback().use(new DirectMetadataWriter(storage));
-        Header plain = JournalSupport.withoutJournal(img.header());
-        img.writeback().writeHeader(withDirty(plain, true));
+        img.writeback().writeHeader(withDirty(JournalSupport.withoutJournal(img.header()), true));
         img.refcounts().update(ext.offset(), ext.clusters(img.clusterSize()), -1);
         img.writeback().flush();
-        img.writeback().writeHeader(plain);
+        img.writeback().writeHeader(withDirty(img.header(), false));
         ext = null;
     }
 

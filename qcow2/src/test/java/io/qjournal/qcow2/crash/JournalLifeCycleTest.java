@@ -41,13 +41,15 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class JournalLifeCycleTest {
     private static final int VARIANTS = 4;
+    /** qemu-img check runs on at most this many recovered states per cluster size. */
+    private static final int QEMU_CHECKS = 24;
     private static final long SEED = Long.getLong("qjournal.crash.seed", 20261125L);
 
     @TempDir
     Path tmp;
 
     @ParameterizedTest(name = "cluster size {0}")
-    @ValueSource(ints = {65536, 4096})
+    @ValueSource(ints = {65536, 4096, 512})
     void everyStateOfCreationAndRemovalRecoversClean(int clusterSize) throws IOException {
         System.out.println("JournalLifeCycleTest seed " + SEED + " (-Dqjournal.crash.seed)");
         MemoryStorage base = new MemoryStorage("life.qcow2");
@@ -71,26 +73,34 @@ class JournalLifeCycleTest {
                 headerWrites.add(i);
             }
         }
-        // Creation: dirty bit set, then the header naming the journal; removal: the header
+        // Creation: dirty bit set, (with small clusters the refcount table may move and the
+        // header name the new one), then the header naming the journal; removal: the header
         // without the journal (dirty), then the dirty bit cleared.
-        assertEquals(4, headerWrites.size(), "header writes of creation and removal: " + headerWrites);
-        int creationEnd = nextFlush(pls, headerWrites.get(1), end);
-        int removalStart = headerWrites.get(2);
+        List<Integer> creation = headerWrites.stream().filter(i -> i < acknowledged).toList();
+        List<Integer> removal = headerWrites.stream().filter(i -> i >= acknowledged).toList();
+        assertTrue(creation.size() >= 2, "header writes of the creation: " + creation);
+        assertEquals(2, removal.size(), "header writes of the removal: " + removal);
+        int creationStart = creation.get(0);
+        int creationEnd = nextFlush(pls, creation.get(creation.size() - 1), end);
+        int removalStart = removal.get(0);
 
         boolean qemu = CrashImages.qemuUsable("qemu-img check of the recovered states");
         int qemuChecks = 0;
         List<String> failures = new ArrayList<>();
         int states = 0;
         for (int k = start; k <= end; k++) {
-            boolean inWindow = (k >= headerWrites.get(0) && k <= creationEnd) || k >= removalStart;
+            boolean inWindow = (k >= creationStart && k <= creationEnd) || k >= removalStart;
             List<CrashState> variants = new ArrayList<>();
             variants.add(new CrashState(k, pls.durablePrefix(k), pls.allLanded(k), "all landed"));
-            for (int v = 0; v < VARIANTS; v++) {
+            // 512-byte clusters: the 8 MiB journal needs hundreds of refcount writes and moves the
+            // refcount table; every point with everything landed is enough there.
+            for (int v = 0; v < (clusterSize < 4096 ? 0 : VARIANTS); v++) {
                 variants.add(pls.crashState(k, new Random(SEED * 31 + k * 1_000_003L + v)));
             }
             for (CrashState cs : variants) {
                 states++;
-                boolean useQemu = qemu && inWindow && cs.description().equals("all landed");
+                boolean useQemu = qemu && inWindow && cs.description().equals("all landed") && qemuChecks < QEMU_CHECKS
+                        && (k - start) % Math.max(1, (end - start) / QEMU_CHECKS) == 0;
                 String problem = verify(cs, inWindow, k >= acknowledged, data, clusterSize, useQemu);
                 qemuChecks += useQemu ? 1 : 0;
                 if (problem != null && failures.size() < 5) {
@@ -100,7 +110,7 @@ class JournalLifeCycleTest {
             }
         }
         System.out.printf("JournalLifeCycleTest cluster size %d: %d states over ops %d..%d (creation %d..%d,"
-                + " removal %d..%d), %d qemu-img checks%n", clusterSize, states, start, end, headerWrites.get(0),
+                + " removal %d..%d), %d qemu-img checks%n", clusterSize, states, start, end, creationStart,
                 creationEnd, removalStart, end, qemuChecks);
         if (!failures.isEmpty()) {
             fail(String.join("\n", failures));
@@ -114,8 +124,10 @@ class JournalLifeCycleTest {
         if (inWindow) {
             // Before any replay or repair: what the header names is counted on disk.
             CheckResult raw = ImageChecker.check(crashed, RepairMode.NONE, CrashImages.extraRanges(h));
-            if (raw.corruptions() > 0 || raw.checkErrors() > 0) {
-                return "as crashed, " + raw.corruptions() + " corruptions: " + raw.messages();
+            // QEMU's dirty bit says "refcounts may be wrong, repair before use" (every writable
+            // open does, as checked below); without it the image must be consistent as it is.
+            if (!h.has(Feature.DIRTY) && (raw.corruptions() > 0 || raw.checkErrors() > 0)) {
+                return "as crashed, without the dirty bit, " + raw.corruptions() + " corruptions: " + raw.messages();
             }
             if (raw.leaks() > 0 && !h.has(Feature.DIRTY) && !tornCreation(h)) {
                 return "as crashed, " + raw.leaks() + " leaks without the dirty bit";
