@@ -32,35 +32,38 @@ final class ClusterStatus {
     }
 
     BlockStatus blockStatus(long offset, long maxLen) throws IOException {
-        long[] first = statusAt(offset);
+        Unit first = statusAt(offset);
         long pos = (offset / scSize + 1) * scSize;
         long end = offset + maxLen;
         while (pos < end) {
-            long[] s = statusAt(pos);
-            if (s[0] != first[0]) {
+            Unit s = statusAt(pos);
+            if (s.state() != first.state()) {
                 break;
             }
-            boolean mapped = first[1] >= 0;
-            if (mapped != (s[1] >= 0) || (mapped && s[1] != first[1] + (pos - offset))) {
+            boolean mapped = first.host() >= 0;
+            if (mapped != (s.host() >= 0) || (mapped && s.host() != first.host() + (pos - offset))) {
                 break;
             }
-            pos += s[2];
+            pos += s.bytesLeft();
         }
         long length = Math.min(pos, end) - offset;
-        int st = (int) first[0];
-        long host = first[1];
+        int st = first.state();
+        long host = first.host();
         boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
         return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED, host,
                 st == COMPRESSED);
     }
 
-    /** {state, host offset of pos or -1, bytes to the end of this unit}. */
-    private long[] statusAt(long pos) throws IOException {
+    /** The state at a guest offset, its host offset (or -1), and the bytes left of its unit. */
+    private record Unit(int state, long host, long bytesLeft) {
+    }
+
+    private Unit statusAt(long pos) throws IOException {
         int l1i = map.l1Index(pos);
         CachedTable t = map.table(l1i);
         if (t == null) {
             long l2Span = 1L << (clusterBits + map.l2Bits());
-            return new long[] {UNALLOC, -1, l2Span - (pos & (l2Span - 1))};
+            return new Unit(UNALLOC, -1, l2Span - (pos & (l2Span - 1)));
         }
         long start = pos & ~(long) (cs - 1);
         int l2i = map.l2Index(pos);
@@ -73,6 +76,6 @@ final class ClusterStatus {
         // As QEMU: the host offset is valid whenever the cluster has one (data, zero-allocated,
         // unallocated subclusters of an allocated cluster), never for compressed clusters.
         long h = st != COMPRESSED && host != 0 ? host + inCluster : -1;
-        return new long[] {st, h, scSize - (inCluster % scSize)};
+        return new Unit(st, h, scSize - (inCluster % scSize));
     }
 }

@@ -2,6 +2,7 @@ package io.qjournal.qcow2;
 
 import io.qjournal.qcow2.cache.CachedTable;
 import io.qjournal.qcow2.header.Header;
+import io.qjournal.qcow2.meta.Copy;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;
@@ -586,10 +587,10 @@ final class DataPath {
         if (jw == null) {
             return;
         }
-        for (long[] c : jw.copiesInto(host, len)) {
-            long from = Math.max(host, c[0]);
-            long to = Math.min(host + len, c[0] + c[2]);
-            storage.read(c[1] + (from - c[0]), buf, off + (int) (from - host), (int) (to - from));
+        for (Copy c : jw.copiesInto(host, len)) {
+            long from = Math.max(host, c.target());
+            long to = Math.min(host + len, c.target() + c.length());
+            storage.read(c.source() + (from - c.target()), buf, off + (int) (from - host), (int) (to - from));
         }
     }
 
@@ -602,14 +603,14 @@ final class DataPath {
         if (jw == null) {
             return;
         }
-        List<long[]> copies = jw.copiesInto(host, cs);
+        List<Copy> copies = jw.copiesInto(host, cs);
         if (copies.isEmpty()) {
             return;
         }
-        for (long[] c : copies) {
-            byte[] b = new byte[(int) c[2]];
-            storage.read(c[1], b, 0, b.length);
-            storage.write(c[0], b, 0, b.length);
+        for (Copy c : copies) {
+            byte[] b = new byte[(int) c.length()];
+            storage.read(c.source(), b, 0, b.length);
+            storage.write(c.target(), b, 0, b.length);
         }
         image.needDataBarrier();
         if (jw.dropCopiesInto(host, cs)) {

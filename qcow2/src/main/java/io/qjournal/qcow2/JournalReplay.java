@@ -3,6 +3,7 @@ package io.qjournal.qcow2;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.OverlayStorage;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
@@ -31,12 +32,12 @@ public final class JournalReplay {
         return target;
     }
 
-    /** The journal's clusters as {offset, length}, when the image has a valid journal. */
-    public static List<long[]> journalRanges(Header h, String file) throws IOException {
+    /** The journal's clusters, when the image has a valid journal. */
+    public static List<Extent> journalRanges(Header h, String file) throws IOException {
         JournalExtension ext = JournalExtension.of(h, file);
         if (ext == null || !h.has(Feature.JOURNAL_VALID)) {
             return List.of();
         }
-        return List.<long[]>of(new long[] {ext.offset(), ext.clusters(h.clusterSize()) * h.clusterSize()});
+        return List.of(new Extent(ext.offset(), ext.clusters(h.clusterSize()) * h.clusterSize()));
     }
 }

@@ -30,7 +30,7 @@ final class MetadataWriteback {
     /** Where metadata goes: the journal's writer while one lives, else straight home. */
     private MetadataWriter writer;
     /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
-    private final List<long[]> deferredFrees = new ArrayList<>();
+    private final List<Free> deferredFrees = new ArrayList<>();
     private volatile long lastCommitNanos = System.nanoTime();
 
     MetadataWriteback(Qcow2Image img, Storage storage, ImageJournal journal) {
@@ -63,7 +63,7 @@ final class MetadataWriteback {
                 }
             }
         } else {
-            deferredFrees.add(new long[] {hostOffset, count});
+            deferredFrees.add(new Free(hostOffset, count));
         }
     }
 
@@ -120,10 +120,10 @@ final class MetadataWriteback {
             refcounts.clearReservations();
         }
         if (!deferredFrees.isEmpty()) {
-            List<long[]> frees = new ArrayList<>(deferredFrees);
+            List<Free> frees = new ArrayList<>(deferredFrees);
             deferredFrees.clear();
-            for (long[] f : frees) {
-                refcounts.update(f[0], f[1], -1);
+            for (Free f : frees) {
+                refcounts.update(f.hostOffset(), f.clusters(), -1);
             }
         }
     }
@@ -206,5 +206,9 @@ final class MetadataWriteback {
             Header nh = b.build();
             writeHeader(nh);
         }
+    }
+
+    /** {@code clusters} clusters from {@code hostOffset} whose reference a flush will drop. */
+    private record Free(long hostOffset, long clusters) {
     }
 }

@@ -1,6 +1,7 @@
 package io.qjournal.qcow2.journal;
 
 import io.qjournal.qcow2.Qcow2Exception;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.Storage;
 
 import java.io.IOException;
@@ -102,16 +103,16 @@ public final class JournalReplayer {
                 if (d instanceof Descriptor.Write w) {
                     for (Descriptor.WriteEntry e : w.entries()) {
                         long data = layout.blockOffset(e.dataBlockIndex());
-                        for (long[] p : revoked.subtractFrom(e.target(), e.target() + e.length())) {
-                            steps.add(new Step(t.seq(), Descriptor.TYPE_WRITE, p[0], p[1] - p[0],
-                                    data + (p[0] - e.target()), null));
+                        for (Extent p : revoked.subtractFrom(e.target(), e.target() + e.length())) {
+                            steps.add(new Step(t.seq(), Descriptor.TYPE_WRITE, p.offset(), p.length(),
+                                    data + (p.offset() - e.target()), null));
                         }
                     }
                 } else if (d instanceof Descriptor.Copy c) {
                     for (Descriptor.CopyEntry e : c.entries()) {
-                        for (long[] p : revoked.subtractFrom(e.target(), e.target() + e.length())) {
-                            steps.add(new Step(t.seq(), Descriptor.TYPE_COPY, p[0], p[1] - p[0],
-                                    e.source() + (p[0] - e.target()), null));
+                        for (Extent p : revoked.subtractFrom(e.target(), e.target() + e.length())) {
+                            steps.add(new Step(t.seq(), Descriptor.TYPE_COPY, p.offset(), p.length(),
+                                    e.source() + (p.offset() - e.target()), null));
                         }
                     }
                 } else if (d instanceof Descriptor.Revoke r) {

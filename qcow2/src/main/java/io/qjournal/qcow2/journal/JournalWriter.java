@@ -1,5 +1,6 @@
 package io.qjournal.qcow2.journal;
 
+import io.qjournal.qcow2.storage.Extent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -21,7 +22,7 @@ public final class JournalWriter {
     static final int BLOCK_MAGIC = 0x716a626b; // "qjbk"
 
     /** A transaction in the ring, with the ranges needed to keep replay deterministic. */
-    private record Entry(int seq, int index, int blocks, List<long[]> targets, List<long[]> copySources) {
+    private record Entry(int seq, int index, int blocks, List<Extent> targets, List<Extent> copySources) {
     }
 
     private final JournalLayout layout;
@@ -90,8 +91,8 @@ public final class JournalWriter {
             throw new IllegalArgumentException("transaction needs " + k + " journal blocks but the journal has "
                     + n + ": split it or use a larger journal");
         }
-        List<long[]> targets = new ArrayList<>();
-        List<long[]> sources = new ArrayList<>();
+        List<Extent> targets = new ArrayList<>();
+        List<Extent> sources = new ArrayList<>();
         checkCopySources(tx, targets, sources);
         int pad = head + k - 1 > n ? n - head + 1 : 0;
         long free = freeBlocks();
@@ -155,14 +156,14 @@ public final class JournalWriter {
         }
     }
 
-    private void checkCopySources(TransactionBuilder tx, List<long[]> targets, List<long[]> sources)
+    private void checkCopySources(TransactionBuilder tx, List<Extent> targets, List<Extent> sources)
             throws CopySourceConflictException {
         for (TransactionBuilder.Op op : tx.ops()) {
             if (op.type() == Descriptor.TYPE_WRITE || op.type() == Descriptor.TYPE_COPY) {
-                targets.add(new long[] {op.target(), op.end()});
+                targets.add(new Extent(op.target(), op.end() - op.target()));
             }
             if (op.type() == Descriptor.TYPE_COPY) {
-                sources.add(new long[] {op.source(), op.source() + op.length()});
+                sources.add(new Extent(op.source(), op.length()));
             }
         }
         // Within the transaction, an op may not write a source of a copy at or before it.
@@ -177,11 +178,11 @@ public final class JournalWriter {
             }
         }
         for (Entry e : liveWithSources) {
-            for (long[] src : e.copySources) {
-                for (long[] t : targets) {
-                    if (t[0] < src[1] && src[0] < t[1]) {
+            for (Extent src : e.copySources) {
+                for (Extent t : targets) {
+                    if (t.overlaps(src.offset(), src.length())) {
                         throw new CopySourceConflictException(layout.where() + ": transaction writes 0x"
-                                + Long.toHexString(t[0]) + "..0x" + Long.toHexString(t[1])
+                                + Long.toHexString(t.offset()) + "..0x" + Long.toHexString(t.end())
                                 + ", the source of a copy in unsynced transaction " + Seq.str(e.seq) + ": checkpoint first");
                     }
                 }

@@ -1,5 +1,6 @@
 package io.qjournal.qcow2.journal;
 
+import io.qjournal.qcow2.storage.Extent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -37,8 +38,8 @@ final class RangeSet {
     }
 
     /** The parts of [start, end) not covered by this set, in ascending order. */
-    List<long[]> subtractFrom(long start, long end) {
-        List<long[]> out = new ArrayList<>();
+    List<Extent> subtractFrom(long start, long end) {
+        List<Extent> out = new ArrayList<>();
         long cur = start;
         Map.Entry<Long, Long> lower = ranges.floorEntry(start);
         if (lower != null && lower.getValue() > cur) {
@@ -49,12 +50,12 @@ final class RangeSet {
                 break;
             }
             if (e.getKey() > cur) {
-                out.add(new long[] {cur, e.getKey()});
+                out.add(new Extent(cur, e.getKey() - cur));
             }
             cur = Math.max(cur, e.getValue());
         }
         if (cur < end) {
-            out.add(new long[] {cur, end});
+            out.add(new Extent(cur, end - cur));
         }
         return out;
     }

@@ -3,6 +3,7 @@ package io.qjournal.qcow2.meta;
 import io.qjournal.qcow2.journal.Journal;
 import io.qjournal.qcow2.journal.JournalFullException;
 import io.qjournal.qcow2.journal.TransactionBuilder;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -25,11 +26,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
     private final boolean durableCommit;
     /** Home writes of committed, unsynced transactions, in commit order. */
     private final List<MetaWrite> unsynced = new ArrayList<>();
-    private final List<long[]> pendingRevokes = new ArrayList<>();
-    /** Delayed copy-on-write: {target, source, length} not yet in a transaction. */
-    private final List<long[]> pendingCopies = new ArrayList<>();
-    /** Copies in committed, unsynced transactions: performed at the next checkpoint. */
-    private final List<long[]> committedCopies = new ArrayList<>();
+    /** Ranges whose earlier journalled writes or copies a replay must skip. */
+    private final List<Extent> pendingRevokes = new ArrayList<>();
+    private final DelayedCopies copies = new DelayedCopies();
     /** Guest data travelling in transactions (small writes into fresh clusters). */
     private final JournalledData data = new JournalledData();
     /**
@@ -39,9 +38,8 @@ public final class JournalMetadataWriter implements MetadataWriter {
      */
     private long openTxDataBytes;
     private long previousTxDataBytes = Long.MAX_VALUE;
-    /** Dedup index entries for the next transaction: {insert ? 1 : 0, host offset} and the hash. */
-    private final List<long[]> pendingDedup = new ArrayList<>();
-    private final List<byte[]> pendingDedupHashes = new ArrayList<>();
+    /** Dedup index entries for the next transaction. */
+    private final List<DedupOp> pendingDedup = new ArrayList<>();
     private Runnable onCheckpoint = () -> { };
     private boolean dataBarrier;
     /** Transactions appended since the last checkpoint. */
@@ -73,21 +71,13 @@ public final class JournalMetadataWriter implements MetadataWriter {
      */
     public void addCopy(long target, long source, long length) {
         if (length > 0) {
-            pendingCopies.add(new long[] {target, source, length});
+            copies.add(new Copy(target, source, length));
         }
     }
 
     /** Copies (pending or committed, not yet performed) whose target overlaps the range. */
-    public List<long[]> copiesInto(long offset, long length) {
-        List<long[]> out = new ArrayList<>();
-        for (List<long[]> l : List.of(committedCopies, pendingCopies)) {
-            for (long[] c : l) {
-                if (c[0] < offset + length && offset < c[0] + c[2]) {
-                    out.add(c);
-                }
-            }
-        }
-        return out;
+    public List<Copy> copiesInto(long offset, long length) {
+        return copies.into(offset, length);
     }
 
     /**
@@ -96,10 +86,9 @@ public final class JournalMetadataWriter implements MetadataWriter {
      * a revoke so that a replay cannot perform it over newer bytes.
      */
     public boolean dropCopiesInto(long offset, long length) {
-        pendingCopies.removeIf(c -> c[0] < offset + length && offset < c[0] + c[2]);
-        boolean committed = committedCopies.removeIf(c -> c[0] < offset + length && offset < c[0] + c[2]);
+        boolean committed = copies.drop(offset, length);
         if (committed) {
-            pendingRevokes.add(new long[] {offset, length});
+            pendingRevokes.add(new Extent(offset, length));
         }
         return committed;
     }
@@ -136,7 +125,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
             overlaps = true;
         }
         if (overlaps) {
-            pendingRevokes.add(new long[] {offset, length});
+            pendingRevokes.add(new Extent(offset, length));
         }
         dropCopiesInto(offset, length);
     }
@@ -151,18 +140,17 @@ public final class JournalMetadataWriter implements MetadataWriter {
         }
         TransactionBuilder tx = new TransactionBuilder();
         List<MetaWrite> writes = new ArrayList<>();
-        for (long[] r : pendingRevokes) {
-            tx.addRevoke(r[0], r[1]);
+        for (Extent r : pendingRevokes) {
+            tx.addRevoke(r.offset(), r.length());
         }
-        for (long[] c : pendingCopies) {
-            tx.addCopy(c[0], c[1], c[2]);
+        for (Copy c : copies.pending()) {
+            tx.addCopy(c.target(), c.source(), c.length());
         }
-        for (int i = 0; i < pendingDedup.size(); i++) {
-            long[] d = pendingDedup.get(i);
-            if (d[0] == 1) {
-                tx.addDedupInsert(pendingDedupHashes.get(i), d[1]);
+        for (DedupOp d : pendingDedup) {
+            if (d.insert()) {
+                tx.addDedupInsert(d.sha256(), d.hostOffset());
             } else {
-                tx.addDedupDelete(pendingDedupHashes.get(i), d[1]);
+                tx.addDedupDelete(d.sha256(), d.hostOffset());
             }
         }
         for (List<MetaWrite> stage : stages) {
@@ -184,12 +172,11 @@ public final class JournalMetadataWriter implements MetadataWriter {
             checkpoint();
             writeHome(data.pending());
             data.clear(data.pending());
-            performCopies(pendingCopies);
-            pendingCopies.clear();
+            copies.performPending(storage);
             storage.flush();
             new DirectMetadataWriter(storage).writeStages(stages);
             // The index is advisory: entries that found no transaction are simply not recorded.
-            clearDedup();
+            pendingDedup.clear();
             pendingRevokes.clear();
             dataBarrier = false;
             return;
@@ -213,9 +200,8 @@ public final class JournalMetadataWriter implements MetadataWriter {
         live++;
         dataBarrier = false;
         pendingRevokes.clear();
-        clearDedup();
-        committedCopies.addAll(pendingCopies);
-        pendingCopies.clear();
+        pendingDedup.clear();
+        copies.pendingCommitted();
         unsynced.addAll(writes);
         for (MetaWrite w : writes) {
             unsyncedEnd = Math.max(unsyncedEnd, w.offset() + w.data().length);
@@ -274,8 +260,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (live == 0) {
             return;
         }
-        performCopies(committedCopies);
-        committedCopies.clear();
+        copies.performCommitted(storage);
         writeHome(data.committed());
         // An older write to exactly the span of a newer one is superseded; the rest go home in
         // commit order, so overlapping spans of different lengths end as the newest wrote them.
@@ -364,14 +349,6 @@ public final class JournalMetadataWriter implements MetadataWriter {
         return journal.layout().size() / 8;
     }
 
-    private void performCopies(List<long[]> copies) throws IOException {
-        for (long[] c : copies) {
-            byte[] buf = new byte[(int) c[2]];
-            storage.read(c[1], buf, 0, buf.length);
-            storage.write(c[0], buf, 0, buf.length);
-        }
-    }
-
     /**
      * Descriptor entries one transaction can hold: all descriptors must fit in one journal
      * block (a write entry takes 16 bytes, a copy 20, a revoke 12; 24 bytes of block header
@@ -389,23 +366,17 @@ public final class JournalMetadataWriter implements MetadataWriter {
         if (sha256.length != 32 || hostOffset < 0) {
             throw new IllegalArgumentException("dedup entry needs a 32-byte hash and a host offset >= 0");
         }
-        pendingDedup.add(new long[] {insert ? 1 : 0, hostOffset});
-        pendingDedupHashes.add(sha256.clone());
-    }
-
-    private void clearDedup() {
-        pendingDedup.clear();
-        pendingDedupHashes.clear();
+        pendingDedup.add(new DedupOp(insert, sha256.clone(), hostOffset));
     }
 
     /** Revokes, copies and dedup entries waiting for the next transaction (a dedup entry counts twice: 40 bytes). */
     public int pendingEntries() {
-        return pendingRevokes.size() + pendingCopies.size() + data.pending().size() + 2 * pendingDedup.size();
+        return pendingRevokes.size() + copies.pending().size() + data.pending().size() + 2 * pendingDedup.size();
     }
 
     /** Revokes, copies or dedup entries wait for a transaction even when no metadata is dirty. */
     public boolean hasPending() {
-        return !pendingRevokes.isEmpty() || !pendingCopies.isEmpty() || !data.pending().isEmpty()
+        return !pendingRevokes.isEmpty() || !copies.pending().isEmpty() || !data.pending().isEmpty()
                 || !pendingDedup.isEmpty();
     }
 

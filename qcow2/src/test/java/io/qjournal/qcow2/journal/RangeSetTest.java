@@ -1,5 +1,6 @@
 package io.qjournal.qcow2.journal;
 
+import io.qjournal.qcow2.storage.Extent;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -27,8 +28,8 @@ class RangeSetTest {
             int s = r.nextInt(150);
             int e = s + 1 + r.nextInt(49);
             boolean[] left = new boolean[200];
-            for (long[] p : set.subtractFrom(s, e)) {
-                for (long i = p[0]; i < p[1]; i++) {
+            for (Extent p : set.subtractFrom(s, e)) {
+                for (long i = p.offset(); i < p.end(); i++) {
                     left[(int) i] = true;
                 }
             }
@@ -49,10 +50,10 @@ class RangeSetTest {
         set.add(10, 20);
         set.add(20, 30);
         set.add(40, 50);
-        List<long[]> pieces = set.subtractFrom(0, 60);
+        List<Extent> pieces = set.subtractFrom(0, 60);
         assertEquals(3, pieces.size());
-        assertArrayEquals(new long[] {0, 10}, pieces.get(0));
-        assertArrayEquals(new long[] {30, 40}, pieces.get(1));
-        assertArrayEquals(new long[] {50, 60}, pieces.get(2));
+        assertEquals(new Extent(0, 10), pieces.get(0));
+        assertEquals(new Extent(30, 10), pieces.get(1));
+        assertEquals(new Extent(50, 10), pieces.get(2));
     }
 }
