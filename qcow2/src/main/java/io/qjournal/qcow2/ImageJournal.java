@@ -1,5 +1,6 @@
 package io.qjournal.qcow2;
 
+import io.qjournal.qcow2.cluster.ImageState;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.journal.Journal;
@@ -16,44 +17,42 @@ import java.time.Duration;
  * timer that runs while it lives. Every method runs under the image's write lock.
  */
 final class ImageJournal {
-    private final Qcow2Image img;
+    private final ImageState state;
+    private final MetadataWriteback writeback;
     private final Storage storage;
     private final CommitTimer timer;
-    private JournalExtension ext;
-    private JournalOptions options;
-    private JournalMetadataWriter writer;
+    private final Runnable tick;
     /** Options of a journal that the first write creates. */
     private JournalOptions deferred;
 
-    ImageJournal(Qcow2Image img, Storage storage) {
-        this.img = img;
-        this.storage = storage;
+    /** {@code tick}: the commit interval's timed commit. */
+    ImageJournal(ImageState state, MetadataWriteback writeback, Runnable tick) {
+        this.state = state;
+        this.writeback = writeback;
+        this.storage = state.file();
+        this.tick = tick;
         this.timer = new CommitTimer("qjournal-commit " + storage.name());
     }
 
     /** The live journal's writer, or null. */
     JournalMetadataWriter writer() {
-        return writer;
+        return state.journalWriter();
     }
 
     /** The live journal's place in the file, or null. */
     JournalExtension extension() {
-        return ext;
-    }
-
-    /** The live journal's options, or null (not the deferred ones: they commit nothing yet). */
-    JournalOptions liveOptions() {
-        return options;
+        return state.journalExtension();
     }
 
     /** The options, live or deferred; null without a journal. */
     JournalOptions options() {
-        return options != null ? options : deferred;
+        JournalOptions live = state.journalOptions();
+        return live != null ? live : deferred;
     }
 
     /** Whether the image runs with a journal (live, or created by its first write). */
     boolean enabled() {
-        return writer != null || deferred != null;
+        return writer() != null || deferred != null;
     }
 
     void defer(JournalOptions jo) {
@@ -70,37 +69,36 @@ final class ImageJournal {
     }
 
     void create(JournalOptions jo, boolean atEnd) throws IOException {
-        if (img.header().version() < 3) {
+        if (state.header().version() < 3) {
             throw new Qcow2Exception(storage.name(), "the journal needs a compat=1.1 (version 3) image");
         }
-        int clusterSize = img.clusterSize();
+        int clusterSize = state.clusterSize();
         long size = (jo.size + clusterSize - 1) / clusterSize * clusterSize;
-        int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), img.clusterBits());
+        int order = Math.min(Integer.numberOfTrailingZeros(jo.blockSize), state.clusterBits());
         long clusters = size / clusterSize;
         // Power may fail at any point of the creation; every state must open cleanly. QEMU's
         // dirty bit goes first: from then on the journal's clusters may be counted on disk
         // before the header names them, a leak that every writable open (ours and QEMU's)
         // repairs at once. The header that names the journal clears the bit again.
-        Header plain = img.header();
-        img.writeback().writeHeader(withDirty(plain, true));
-        long offset = atEnd ? img.refcounts().allocateAtEnd((int) clusters)
-                : img.refcounts().allocate((int) clusters);
+        Header plain = state.header();
+        writeback.writeHeader(withDirty(plain, true));
+        long offset = atEnd ? state.refcounts().allocateAtEnd((int) clusters)
+                : state.refcounts().allocate((int) clusters);
         // Refcounts durable before anything points at the clusters (QEMU's order).
-        img.writeback().flush();
+        writeback.flush();
         Journal j = JournalSupport.format(storage, offset, size, order, jo);
         JournalExtension e = new JournalExtension(offset, size);
-        img.writeback().writeHeader(JournalSupport.withJournal(withDirty(plain, false), e));
+        writeback.writeHeader(JournalSupport.withJournal(withDirty(plain, false), e));
         attach(j, e, jo);
     }
 
     void attach(Journal j, JournalExtension e, JournalOptions jo) {
-        ext = e;
-        options = jo;
-        writer = new JournalMetadataWriter(storage, j);
-        writer.onCheckpoint(img.refcounts()::clearCopyReservations);
-        img.writeback().use(writer);
-        img.map().setReadOverlay(writer);
-        img.refcounts().setReadOverlay(writer);
+        JournalMetadataWriter writer = new JournalMetadataWriter(storage, j);
+        writer.onCheckpoint(state.refcounts()::clearCopyReservations);
+        state.journalAttached(writer, e, jo);
+        writeback.use(writer);
+        state.map().setReadOverlay(writer);
+        state.refcounts().setReadOverlay(writer);
         startTimer();
     }
 
@@ -113,17 +111,17 @@ final class ImageJournal {
      */
     void remove() throws IOException {
         stopTimer();
-        img.writeback().flush();
-        writer.checkpoint();
-        writer = null;
-        options = null;
-        img.writeback().use(new DirectMetadataWriter(storage));
-        Header plain = JournalSupport.withoutJournal(img.header());
-        img.writeback().writeHeader(withDirty(plain, true));
-        img.refcounts().update(ext.offset(), ext.clusters(img.clusterSize()), -1);
-        img.writeback().flush();
-        img.writeback().writeHeader(plain);
-        ext = null;
+        writeback.flush();
+        state.journalWriter().checkpoint();
+        state.journalDetached();
+        writeback.use(new DirectMetadataWriter(storage));
+        Header plain = JournalSupport.withoutJournal(state.header());
+        writeback.writeHeader(withDirty(plain, true));
+        JournalExtension ext = state.journalExtension();
+        state.refcounts().update(ext.offset(), ext.clusters(state.clusterSize()), -1);
+        writeback.flush();
+        writeback.writeHeader(plain);
+        state.journalRemoved();
     }
 
     private static Header withDirty(Header h, boolean dirty) {
@@ -134,12 +132,13 @@ final class ImageJournal {
 
     /** Another program invalidated the journal: forget it, never touch its old clusters. */
     void dropInvalid() throws IOException {
-        img.writeback().writeHeader(JournalSupport.withoutJournal(img.header()));
+        writeback.writeHeader(JournalSupport.withoutJournal(state.header()));
     }
 
     void setCommitInterval(Duration interval) {
-        if (options != null) {
-            options.commitInterval(interval);
+        JournalOptions live = state.journalOptions();
+        if (live != null) {
+            live.commitInterval(interval);
             startTimer();
         } else if (deferred != null) {
             deferred.commitInterval(interval);
@@ -154,7 +153,8 @@ final class ImageJournal {
     }
 
     private void startTimer() {
-        timer.start(options == null ? Duration.ZERO : options.commitInterval, img::timedCommit);
+        JournalOptions live = state.journalOptions();
+        timer.start(live == null ? Duration.ZERO : live.commitInterval, tick);
     }
 
     void stopTimer() {

@@ -3,6 +3,7 @@ package io.qjournal.qcow2;
 import io.qjournal.qcow2.check.CheckResult;
 import io.qjournal.qcow2.check.ImageChecker;
 import io.qjournal.qcow2.check.RepairMode;
+import io.qjournal.qcow2.cluster.ImageState;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
@@ -91,7 +92,8 @@ final class ImageOpener {
             snapshots.add(new SnapshotInfo(e.id(), e.name(), e.vmStateSize(), e.dateSec(), e.dateNsec(),
                     e.vmClockNsec(), e.diskSize(), e.icount()));
         }
-        return Qcow2Image.opened(s, path, o, h, backing, before, snapshots, ext, valid, recovered);
+        ImageState state = new ImageState(s, h, backing, o.l2CacheBytes, o.refcountCacheBytes);
+        return Qcow2Image.opened(state, path, o, before, snapshots, ext, valid, recovered);
     }
 
     /**

@@ -1,10 +1,11 @@
-package io.qjournal.qcow2;
+package io.qjournal.qcow2.cluster;
 
-import static io.qjournal.qcow2.DataPath.COMPRESSED;
-import static io.qjournal.qcow2.DataPath.DATA;
-import static io.qjournal.qcow2.DataPath.UNALLOC;
-import static io.qjournal.qcow2.DataPath.ZERO;
+import static io.qjournal.qcow2.cluster.Subclusters.COMPRESSED;
+import static io.qjournal.qcow2.cluster.Subclusters.DATA;
+import static io.qjournal.qcow2.cluster.Subclusters.UNALLOC;
+import static io.qjournal.qcow2.cluster.Subclusters.ZERO;
 
+import io.qjournal.qcow2.BlockStatus;
 import io.qjournal.qcow2.cache.CachedTable;
 import io.qjournal.qcow2.table.ClusterMap;
 import io.qjournal.qcow2.table.L2Entry;
@@ -14,24 +15,23 @@ import java.io.IOException;
  * Block status (qemu-img map, NBD block status): runs of subclusters with one state and
  * contiguous host offsets. Runs under the image's read lock.
  */
-final class ClusterStatus {
-    private final Qcow2Image image;
-    private final DataPath data;
+public final class ClusterStatus {
+    private final ImageState state;
     private final ClusterMap map;
     private final int clusterBits;
     private final int cs;
     private final int scSize;
 
-    ClusterStatus(Qcow2Image image, DataPath data) {
-        this.image = image;
-        this.data = data;
-        this.map = image.map();
-        this.clusterBits = image.clusterBits();
-        this.cs = 1 << clusterBits;
-        this.scSize = map.extended() ? cs / 32 : cs;
+    public ClusterStatus(ImageState state) {
+        this.state = state;
+        this.map = state.map();
+        this.clusterBits = state.clusterBits();
+        this.cs = state.clusterSize();
+        this.scSize = state.subclusterSize();
     }
 
-    BlockStatus blockStatus(long offset, long maxLen) throws IOException {
+    /** Status of the range from {@code offset}, at most {@code maxLen} bytes long (inside the image). */
+    public BlockStatus blockStatus(long offset, long maxLen) throws IOException {
         Unit first = statusAt(offset);
         long pos = (offset / scSize + 1) * scSize;
         long end = offset + maxLen;
@@ -49,7 +49,7 @@ final class ClusterStatus {
         long length = Math.min(pos, end) - offset;
         int st = first.state();
         long host = first.host();
-        boolean zero = st == ZERO || (st == UNALLOC && image.backing() == null);
+        boolean zero = st == ZERO || (st == UNALLOC && state.backing() == null);
         return new BlockStatus(offset, length, st != UNALLOC, zero, st == DATA || st == COMPRESSED, host,
                 st == COMPRESSED);
     }
@@ -71,7 +71,7 @@ final class ClusterStatus {
         long bitmap = map.bitmap(t, l2i);
         map.validate(entry, bitmap, start);
         int inCluster = (int) (pos - start);
-        int st = data.state(entry, bitmap, inCluster / scSize);
+        int st = Subclusters.state(state.extendedL2(), entry, bitmap, inCluster / scSize);
         long host = L2Entry.hostOffset(entry);
         // As QEMU: the host offset is valid whenever the cluster has one (data, zero-allocated,
         // unallocated subclusters of an allocated cluster), never for compressed clusters.

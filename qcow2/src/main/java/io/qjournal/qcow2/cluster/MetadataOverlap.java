@@ -1,4 +1,4 @@
-package io.qjournal.qcow2;
+package io.qjournal.qcow2.cluster;
 
 import io.qjournal.qcow2.journal.JournalExtension;
 import io.qjournal.qcow2.refcount.RefcountManager;

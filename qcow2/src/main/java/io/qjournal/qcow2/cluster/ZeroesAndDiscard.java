@@ -1,7 +1,7 @@
-package io.qjournal.qcow2;
+package io.qjournal.qcow2.cluster;
 
-import static io.qjournal.qcow2.DataPath.DATA;
-import static io.qjournal.qcow2.DataPath.UNALLOC;
+import static io.qjournal.qcow2.cluster.Subclusters.DATA;
+import static io.qjournal.qcow2.cluster.Subclusters.UNALLOC;
 
 import io.qjournal.qcow2.cache.CachedTable;
 import io.qjournal.qcow2.table.ClusterMap;
@@ -13,9 +13,10 @@ import java.io.IOException;
  * written zeros where a flag cannot say it (v2, partial clusters, compressed clusters), and
  * freed clusters for discard. Runs under the image's write lock.
  */
-final class ZeroesAndDiscard {
-    private final Qcow2Image image;
-    private final DataPath data;
+public final class ZeroesAndDiscard {
+    private final ImageState state;
+    private final ClusterWriter writer;
+    private final ClusterAllocator allocator;
     private final ClusterMap map;
     private final int clusterBits;
     private final int cs;
@@ -23,18 +24,19 @@ final class ZeroesAndDiscard {
     private final int scSize;
     private final int version;
 
-    ZeroesAndDiscard(Qcow2Image image, DataPath data) {
-        this.image = image;
-        this.data = data;
-        this.map = image.map();
-        this.clusterBits = image.clusterBits();
-        this.cs = 1 << clusterBits;
-        this.ext = map.extended();
-        this.scSize = ext ? cs / 32 : cs;
-        this.version = image.header().version();
+    public ZeroesAndDiscard(ImageState state, ClusterWriter writer, ClusterAllocator allocator) {
+        this.state = state;
+        this.writer = writer;
+        this.allocator = allocator;
+        this.map = state.map();
+        this.clusterBits = state.clusterBits();
+        this.cs = state.clusterSize();
+        this.ext = state.extendedL2();
+        this.scSize = state.subclusterSize();
+        this.version = state.version();
     }
 
-    void writeZeroes(long offset, long len) throws IOException {
+    public void writeZeroes(long offset, long len) throws IOException {
         while (len > 0) {
             long start = offset & ~(long) (cs - 1);
             int co = (int) (offset - start);
@@ -42,14 +44,14 @@ final class ZeroesAndDiscard {
             zeroChunk(start, co, n);
             offset += n;
             len -= n;
-            image.writeback().commitIfTransactionFull();
+            state.writeback().commitIfTransactionFull();
         }
     }
 
     private void zeroChunk(long start, int co, int n) throws IOException {
         if (version < 3) {
             if (!readsZero(start)) {
-                data.writeChunk(start, co, new byte[n], 0, n);
+                writer.writeChunk(start, co, new byte[n], 0, n);
             }
             return;
         }
@@ -60,19 +62,19 @@ final class ZeroesAndDiscard {
             long entry = probe == null ? 0 : map.entry(probe, map.l2Index(start));
             if (s0 > s1 || L2Entry.isCompressed(entry)) {
                 if (!readsZero(start)) {
-                    data.writeChunk(start, co, new byte[n], 0, n);
+                    writer.writeChunk(start, co, new byte[n], 0, n);
                 }
                 return;
             }
-            CachedTable t = data.tableForWrite(start);
+            CachedTable t = allocator.tableForWrite(start);
             int l2i = map.l2Index(start);
             entry = map.entry(t, l2i);
             long bitmap = map.bitmap(t, l2i);
             map.validate(entry, bitmap, start);
-            int mask = DataPath.subclusterMask(s0, s1);
+            int mask = Subclusters.mask(s0, s1);
             if (mask == -1) {
                 map.setEntry(t, l2i, 0, L2Entry.bitmap(0, -1));
-                data.releaseOld(entry);
+                allocator.releaseOld(entry);
             } else {
                 map.setEntry(t, l2i, entry, L2Entry.bitmap(L2Entry.allocBits(bitmap) & ~mask,
                         L2Entry.zeroBits(bitmap) | mask));
@@ -80,20 +82,20 @@ final class ZeroesAndDiscard {
             int head = s0 * scSize - co;
             int tail = co + n - (s1 + 1) * scSize;
             if (head > 0) {
-                data.writeChunk(start, co, new byte[head], 0, head);
+                writer.writeChunk(start, co, new byte[head], 0, head);
             }
             if (tail > 0) {
-                data.writeChunk(start, (s1 + 1) * scSize, new byte[tail], 0, tail);
+                writer.writeChunk(start, (s1 + 1) * scSize, new byte[tail], 0, tail);
             }
             return;
         }
         if (n < cs) {
             if (!readsZero(start)) {
-                data.writeChunk(start, co, new byte[n], 0, n);
+                writer.writeChunk(start, co, new byte[n], 0, n);
             }
             return;
         }
-        CachedTable t = data.tableForWrite(start);
+        CachedTable t = allocator.tableForWrite(start);
         int l2i = map.l2Index(start);
         long entry = map.entry(t, l2i);
         map.validate(entry, 0, start);
@@ -103,7 +105,7 @@ final class ZeroesAndDiscard {
             map.setEntry(t, l2i, L2Entry.hostOffset(entry) | L2Entry.COPIED | L2Entry.ZERO, 0);
         } else if (kind != L2Entry.Kind.ZERO_PLAIN) {
             map.setEntry(t, l2i, L2Entry.ZERO, 0);
-            data.releaseOld(entry);
+            allocator.releaseOld(entry);
         }
     }
 
@@ -111,7 +113,7 @@ final class ZeroesAndDiscard {
     private boolean readsZero(long start) throws IOException {
         CachedTable t = map.table(map.l1Index(start));
         if (t == null) {
-            return image.backing() == null;
+            return state.backing() == null;
         }
         long entry = map.entry(t, map.l2Index(start));
         long bitmap = map.bitmap(t, map.l2Index(start));
@@ -119,30 +121,30 @@ final class ZeroesAndDiscard {
             return false;
         }
         for (int sc = 0; sc < cs / scSize; sc++) {
-            int st = data.state(entry, bitmap, sc);
-            if (st == DATA || (st == UNALLOC && image.backing() != null)) {
+            int st = Subclusters.state(ext, entry, bitmap, sc);
+            if (st == DATA || (st == UNALLOC && state.backing() != null)) {
                 return false;
             }
         }
         return true;
     }
 
-    void discard(long offset, long len) throws IOException {
+    public void discard(long offset, long len) throws IOException {
         long first = (offset + cs - 1) & ~(long) (cs - 1);
-        long end = offset + len == image.size() ? offset + len : (offset + len) & ~(long) (cs - 1);
+        long end = offset + len == state.header().size() ? offset + len : (offset + len) & ~(long) (cs - 1);
         for (long start = first; start < end; start += cs) {
             CachedTable t = map.table(map.l1Index(start));
-            if (t == null && image.backing() == null) {
+            if (t == null && state.backing() == null) {
                 start = ((start >>> (clusterBits + map.l2Bits())) + 1 << (clusterBits + map.l2Bits())) - cs;
                 continue;
             }
-            t = data.tableForWrite(start);
+            t = allocator.tableForWrite(start);
             int l2i = map.l2Index(start);
             long entry = map.entry(t, l2i);
             long bitmap = map.bitmap(t, l2i);
             map.validate(entry, bitmap, start);
             boolean allocated = L2Entry.isCompressed(entry) || L2Entry.hostOffset(entry) != 0;
-            if (!allocated && image.backing() == null) {
+            if (!allocated && state.backing() == null) {
                 continue;
             }
             if (ext) {
@@ -150,8 +152,8 @@ final class ZeroesAndDiscard {
             } else {
                 map.setEntry(t, l2i, version >= 3 ? L2Entry.ZERO : 0, 0);
             }
-            data.releaseOld(entry);
-            image.writeback().commitIfTransactionFull();
+            allocator.releaseOld(entry);
+            state.writeback().commitIfTransactionFull();
         }
     }
 }

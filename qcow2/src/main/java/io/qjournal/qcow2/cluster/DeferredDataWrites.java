@@ -1,28 +1,53 @@
-package io.qjournal.qcow2;
+package io.qjournal.qcow2.cluster;
 
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Guest data writes that run after the image's write lock is released (the data of clusters
- * taken from past the end of the file), and the first failure among them. Metadata that could
- * point at such data must wait for {@link #awaitAll} first.
+ * taken from past the end of the file): those a write under the lock left for later, those
+ * running outside it, and the first failure among them. Metadata that could point at such
+ * data must wait for {@link #awaitAll} first.
  */
-final class DataWritesInFlight {
+public final class DeferredDataWrites {
+    /** Left for after the lock by the current guest write; used only under the write lock. */
+    private final List<DeferredWrite> queued = new ArrayList<>();
     private int inFlight;
     private IOException failure;
 
+    /** A guest data write decided under the image's write lock, done after its release. */
+    public record DeferredWrite(long host, WriteSource src, int from, int len) {
+        public void run(Storage file) throws IOException {
+            src.writeTo(file, host, from, len);
+        }
+    }
+
+    void queue(DeferredWrite w) {
+        queued.add(w);
+    }
+
+    /** The writes left for after the lock (and forgets them); under the write lock. */
+    public List<DeferredWrite> takeQueued() {
+        if (queued.isEmpty()) {
+            return List.of();
+        }
+        List<DeferredWrite> out = List.copyOf(queued);
+        queued.clear();
+        return out;
+    }
+
     /** Under the image's write lock: writes are about to run outside it. */
-    synchronized void begin() {
+    public synchronized void begin() {
         inFlight++;
     }
 
     /** Runs the writes begun by {@link #begin}; returns their failure, or null. */
-    IOException run(List<DataPath.DeferredWrite> writes, Storage storage, String file) {
+    public IOException run(List<DeferredWrite> writes, Storage storage, String file) {
         IOException failed = null;
         try {
-            for (DataPath.DeferredWrite w : writes) {
+            for (DeferredWrite w : writes) {
                 w.run(storage);
             }
         } catch (IOException e) {
@@ -45,7 +70,7 @@ final class DataWritesInFlight {
      * Waits until no write is in flight, through interrupts (returning early would let an L2
      * entry overtake its data); returns the first failure seen so far, or null.
      */
-    IOException awaitAll() {
+    public IOException awaitAll() {
         boolean interrupted = false;
         try {
             synchronized (this) {
