@@ -7,8 +7,10 @@ import io.qjournal.qcow2.cluster.ImageState;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
-import io.qjournal.qcow2.journal.Journal;
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.ImageJournal;
+import io.qjournal.qcow2.journal.JournalRecovery;
+import io.qjournal.qcow2.journal.format.Journal;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.snapshot.SnapshotEntry;
@@ -66,7 +68,7 @@ final class ImageOpener {
             throws IOException {
         JournalExtension ext = JournalExtension.of(h, storage.name());
         boolean valid = ext != null && h.has(Feature.JOURNAL_VALID);
-        JournalStatus before = ext == null ? JournalStatus.NONE : JournalSupport.status(storage, h, ext, null);
+        JournalStatus before = ext == null ? JournalStatus.NONE : ImageJournal.status(storage, h, ext, null);
         Journal recovered = null;
         Storage s = storage;
         if (valid) {
@@ -74,11 +76,11 @@ final class ImageOpener {
                 // Replay into memory: the view is consistent and the file stays untouched.
                 s = new OverlayStorage(storage);
             }
-            recovered = JournalSupport.recover(s, h, ext);
+            recovered = JournalRecovery.recover(s, h, ext);
             h = OpenSupport.readHeader(s);
             OpenSupport.checkFeatures(h, o.writable, s.name());
             ext = JournalExtension.of(h, s.name());
-            JournalSupport.repairAfterReplay(s, h, ext);
+            JournalRecovery.repairAfterReplay(s, h, ext);
         }
         // Journal bits without the extension: power failed while the header that names a new
         // journal was written, its first sector landed and the rest did not. The journal's

@@ -1,8 +1,8 @@
 package io.qjournal.qcow2;
 
 import io.qjournal.qcow2.cluster.ImageState;
-import io.qjournal.qcow2.journal.JournalExtension;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;

@@ -4,8 +4,8 @@ import io.qjournal.qcow2.cluster.ImageState;
 import io.qjournal.qcow2.cluster.Writeback;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
 import io.qjournal.qcow2.refcount.RefcountManager;
@@ -45,8 +45,8 @@ final class MetadataWriteback implements Writeback {
         return writer;
     }
 
-    /** Switches where metadata goes (the journal's life: attach, remove). */
-    void use(MetadataWriter w) {
+    @Override
+    public void use(MetadataWriter w) {
         writer = w;
     }
 
@@ -136,7 +136,8 @@ final class MetadataWriteback implements Writeback {
                 map.collectL1Writes());
     }
 
-    void writeHeader(Header nh) throws IOException {
+    @Override
+    public void writeHeader(Header nh) throws IOException {
         state.awaitDataWrites();
         writer.writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
         state.header(nh);

@@ -12,9 +12,10 @@ import io.qjournal.qcow2.cluster.ZeroesAndDiscard;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
-import io.qjournal.qcow2.journal.Journal;
-import io.qjournal.qcow2.journal.JournalExtension;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.ImageJournal;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.format.Journal;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
 import io.qjournal.qcow2.storage.Storage;
@@ -62,7 +63,7 @@ public final class Qcow2Image implements BlockDevice {
         this.writeback = new MetadataWriteback(state);
         state.useWriteback(writeback);
         state.refcounts().setTableMover(writeback::refcountTableMoved);
-        this.journal = new ImageJournal(state, writeback, this::timedCommit);
+        this.journal = new ImageJournal(state, this::timedCommit);
         this.reader = new ClusterReader(state);
         this.allocator = new ClusterAllocator(state);
         this.writer = new ClusterWriter(state, reader, allocator);
@@ -390,7 +391,7 @@ public final class Qcow2Image implements BlockDevice {
         try {
             JournalMetadataWriter jw = journal.writer();
             if (jw != null && !closed) {
-                return JournalSupport.status(storage, state.header(), journal.extension(), jw.journal());
+                return ImageJournal.status(storage, state.header(), journal.extension(), jw.journal());
             }
             return statusAtOpen;
         } finally {

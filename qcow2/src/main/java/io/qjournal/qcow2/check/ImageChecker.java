@@ -4,6 +4,7 @@ import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.JournalRecovery;
 import io.qjournal.qcow2.snapshot.SnapshotEntry;
 import io.qjournal.qcow2.snapshot.SnapshotTable;
 import io.qjournal.qcow2.storage.Extent;
@@ -46,10 +47,10 @@ public final class ImageChecker {
             throw new Qcow2Exception(storage.name(), "cannot repair an image opened read-only");
         }
         // A dirty journal holds metadata not yet written home: check the image as replay leaves it.
-        storage = io.qjournal.qcow2.JournalReplay.consistentView(storage, mode != RepairMode.NONE);
+        storage = JournalRecovery.consistentView(storage, mode != RepairMode.NONE);
         Header header = readHeader(storage);
         List<Extent> extraRanges = new ArrayList<>(extraReferencedRanges);
-        for (Extent j : io.qjournal.qcow2.JournalReplay.journalRanges(header, storage.name())) {
+        for (Extent j : JournalRecovery.journalRanges(header, storage.name())) {
             // A caller that names the journal area itself must not make it count twice.
             if (!extraRanges.contains(j)) {
                 extraRanges.add(j);

@@ -5,8 +5,8 @@ import static io.qjournal.qcow2.cluster.Subclusters.ZERO;
 
 import io.qjournal.qcow2.BlockDevice;
 import io.qjournal.qcow2.cache.CachedTable;
-import io.qjournal.qcow2.meta.Copy;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.Copy;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.storage.ZeroFill;
 import io.qjournal.qcow2.table.ClusterMap;

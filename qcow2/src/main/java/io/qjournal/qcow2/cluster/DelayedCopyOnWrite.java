@@ -1,8 +1,8 @@
 package io.qjournal.qcow2.cluster;
 
 import io.qjournal.qcow2.cache.CachedTable;
-import io.qjournal.qcow2.meta.Copy;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.Copy;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.L2Entry;

@@ -1,7 +1,7 @@
 package io.qjournal.qcow2.cluster;
 
 import io.qjournal.qcow2.JournalOptions;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
 import java.io.IOException;
 
 /**

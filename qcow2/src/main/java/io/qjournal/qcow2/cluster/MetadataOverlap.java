@@ -1,6 +1,6 @@
 package io.qjournal.qcow2.cluster;
 
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.table.ClusterMap;
 

@@ -8,7 +8,7 @@ import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.header.Feature;
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import java.io.IOException;
