@@ -19,6 +19,7 @@ import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.storage.OverlayStorage;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,11 +29,13 @@ import java.util.List;
  * read-only open), the dirty bit's repair, then {@link Qcow2Image#opened}.
  */
 final class ImageOpener {
+    static final int MAX_BACKING_DEPTH = 64;
+
     private ImageOpener() {
     }
 
     static Qcow2Image open(Path path, OpenOptions options, int depth) throws IOException {
-        Path file = OpenSupport.allowedFile(path, options.pathPolicy, PathPolicy.Role.IMAGE, null);
+        Path file = OpenChecks.allowedFile(path, options.pathPolicy, PathPolicy.Role.IMAGE, null);
         return open(path, file, options, depth);
     }
 
@@ -47,10 +50,10 @@ final class ImageOpener {
             if (options.lock) {
                 storage.lock(options.writable);
             }
-            Header h = OpenSupport.readHeader(storage);
-            OpenSupport.checkFeatures(h, options.writable, storage.name());
+            Header h = HeaderCodec.read(storage);
+            OpenChecks.checkFeatures(h, options.writable, storage.name());
             BlockDevice backing = options.openBacking
-                    ? OpenSupport.openBacking(h, path, options.pathPolicy, depth) : null;
+                    ? openBacking(h, path, options.pathPolicy, depth) : null;
             return finishOpen(storage, path, options, h, backing);
         } catch (IOException | RuntimeException e) {
             storage.close();
@@ -59,9 +62,40 @@ final class ImageOpener {
     }
 
     static Qcow2Image open(Storage storage, OpenOptions options, BlockDevice backing) throws IOException {
-        Header h = OpenSupport.readHeader(storage);
-        OpenSupport.checkFeatures(h, options.writable, storage.name());
+        Header h = HeaderCodec.read(storage);
+        OpenChecks.checkFeatures(h, options.writable, storage.name());
         return finishOpen(storage, null, options, h, backing);
+    }
+
+    private static BlockDevice openBacking(Header h, Path imagePath, PathPolicy policy, int depth) throws IOException {
+        String file = imagePath.toString();
+        if (h.backingFile() == null || h.backingFile().isEmpty()) {
+            return null;
+        }
+        if (depth >= MAX_BACKING_DEPTH) {
+            throw new Qcow2Exception(file, "backing chain is deeper than " + MAX_BACKING_DEPTH + " (a loop?)");
+        }
+        Path dir = imagePath.toAbsolutePath().getParent();
+        Path backing = dir == null ? Path.of(h.backingFile()) : dir.resolve(h.backingFile());
+        if (!Files.exists(backing)) {
+            throw new Qcow2Exception(file, "Could not open backing file '" + h.backingFile()
+                    + "': No such file or directory");
+        }
+        // Checked before anything reads it, even the format probe.
+        Path open = OpenChecks.allowedFile(backing, policy, PathPolicy.Role.BACKING_FILE, imagePath);
+        String fmt = h.backingFormat();
+        if (fmt == null) {
+            fmt = OpenChecks.probeFormat(open);
+        }
+        switch (fmt) {
+            case "raw":
+                return RawImage.open(open);
+            case "qcow2":
+                return open(backing, open, OpenOptions.readOnly().lock(false).pathPolicy(policy),
+                        depth + 1);
+            default:
+                throw new Qcow2Exception(file, "backing file format '" + fmt + "' is not supported");
+        }
     }
 
     private static Qcow2Image finishOpen(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing)
@@ -77,8 +111,8 @@ final class ImageOpener {
                 s = new OverlayStorage(storage);
             }
             recovered = JournalRecovery.recover(s, h, ext);
-            h = OpenSupport.readHeader(s);
-            OpenSupport.checkFeatures(h, o.writable, s.name());
+            h = HeaderCodec.read(s);
+            OpenChecks.checkFeatures(h, o.writable, s.name());
             ext = JournalExtension.of(h, s.name());
             JournalRecovery.repairAfterReplay(s, h, ext);
         }
@@ -112,10 +146,10 @@ final class ImageOpener {
             throw new Qcow2Exception(storage.name(), "the dirty image could not be repaired ("
                     + r.corruptions() + " corruptions remain)");
         }
-        Header.Builder b = OpenSupport.readHeader(storage).toBuilder();
+        Header.Builder b = HeaderCodec.read(storage).toBuilder();
         b.set(Feature.DIRTY, false);
         new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
-        return OpenSupport.readHeader(storage);
+        return HeaderCodec.read(storage);
     }
 
     static void create(Path path, CreateOptions options) throws IOException {
@@ -123,7 +157,7 @@ final class ImageOpener {
         if (options.backingFile != null) {
             Path dir = path.toAbsolutePath().getParent();
             Path b = dir.resolve(options.backingFile);
-            String fmt = options.backingFormat != null ? options.backingFormat : OpenSupport.probeFormat(b);
+            String fmt = options.backingFormat != null ? options.backingFormat : OpenChecks.probeFormat(b);
             try (BlockDevice dev = fmt.equals("qcow2")
                     ? Qcow2Image.open(b, OpenOptions.readOnly().lock(false).openBacking(false)) : RawImage.open(b)) {
                 backingSize = dev.size();

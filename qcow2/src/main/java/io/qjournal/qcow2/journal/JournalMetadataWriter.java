@@ -6,7 +6,6 @@ import io.qjournal.qcow2.journal.format.TransactionBuilder;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
-import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -29,8 +28,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
     private final boolean durableCommit;
     /** Home writes of committed, unsynced transactions, in commit order. */
     private final List<MetaWrite> unsynced = new ArrayList<>();
-    /** Ranges whose earlier journalled writes or copies a replay must skip. */
-    private final List<Extent> pendingRevokes = new ArrayList<>();
+    private final NextTransaction next = new NextTransaction();
     private final DelayedCopies copies = new DelayedCopies();
     /** Guest data travelling in transactions (small writes into fresh clusters). */
     private final JournalledData data = new JournalledData();
@@ -41,8 +39,6 @@ public final class JournalMetadataWriter implements MetadataWriter {
      */
     private long openTxDataBytes;
     private long previousTxDataBytes = Long.MAX_VALUE;
-    /** Dedup index entries for the next transaction. */
-    private final List<DedupOp> pendingDedup = new ArrayList<>();
     private Runnable onCheckpoint = () -> { };
     private boolean dataBarrier;
     /** Transactions appended since the last checkpoint. */
@@ -91,7 +87,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
     public boolean dropCopiesInto(long offset, long length) {
         boolean committed = copies.drop(offset, length);
         if (committed) {
-            pendingRevokes.add(new Extent(offset, length));
+            next.revoke(offset, length);
         }
         return committed;
     }
@@ -128,7 +124,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
             overlaps = true;
         }
         if (overlaps) {
-            pendingRevokes.add(new Extent(offset, length));
+            next.revoke(offset, length);
         }
         dropCopiesInto(offset, length);
     }
@@ -143,19 +139,11 @@ public final class JournalMetadataWriter implements MetadataWriter {
         }
         TransactionBuilder tx = new TransactionBuilder();
         List<MetaWrite> writes = new ArrayList<>();
-        for (Extent r : pendingRevokes) {
-            tx.addRevoke(r.offset(), r.length());
-        }
+        next.addRevokesTo(tx);
         for (Copy c : copies.pending()) {
             tx.addCopy(c.target(), c.source(), c.length());
         }
-        for (DedupOp d : pendingDedup) {
-            if (d.insert()) {
-                tx.addDedupInsert(d.sha256(), d.hostOffset());
-            } else {
-                tx.addDedupDelete(d.sha256(), d.hostOffset());
-            }
-        }
+        next.addDedupTo(tx);
         for (List<MetaWrite> stage : stages) {
             writes.addAll(stage);
         }
@@ -179,8 +167,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
             storage.flush();
             new DirectMetadataWriter(storage).writeStages(stages);
             // The index is advisory: entries that found no transaction are simply not recorded.
-            pendingDedup.clear();
-            pendingRevokes.clear();
+            next.clear();
             dataBarrier = false;
             return;
         }
@@ -202,8 +189,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
         commits++;
         live++;
         dataBarrier = false;
-        pendingRevokes.clear();
-        pendingDedup.clear();
+        next.clear();
         copies.pendingCommitted();
         unsynced.addAll(writes);
         for (MetaWrite w : writes) {
@@ -366,21 +352,17 @@ public final class JournalMetadataWriter implements MetadataWriter {
      * the next transaction, so it becomes durable atomically with the metadata that makes it true.
      */
     public void addDedup(boolean insert, byte[] sha256, long hostOffset) {
-        if (sha256.length != 32 || hostOffset < 0) {
-            throw new IllegalArgumentException("dedup entry needs a 32-byte hash and a host offset >= 0");
-        }
-        pendingDedup.add(new DedupOp(insert, sha256.clone(), hostOffset));
+        next.dedup(insert, sha256, hostOffset);
     }
 
     /** Revokes, copies and dedup entries waiting for the next transaction (a dedup entry counts twice: 40 bytes). */
     public int pendingEntries() {
-        return pendingRevokes.size() + copies.pending().size() + data.pending().size() + 2 * pendingDedup.size();
+        return next.entries() + copies.pending().size() + data.pending().size();
     }
 
     /** Revokes, copies or dedup entries wait for a transaction even when no metadata is dirty. */
     public boolean hasPending() {
-        return !pendingRevokes.isEmpty() || !copies.pending().isEmpty() || !data.pending().isEmpty()
-                || !pendingDedup.isEmpty();
+        return !next.isEmpty() || !copies.pending().isEmpty() || !data.pending().isEmpty();
     }
 
     public boolean hasUnsynced() {

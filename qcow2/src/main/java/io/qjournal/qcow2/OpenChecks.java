@@ -3,9 +3,7 @@ package io.qjournal.qcow2;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.FeatureNameTable;
 import io.qjournal.qcow2.header.Header;
-import io.qjournal.qcow2.header.HeaderCodec;
 import io.qjournal.qcow2.header.HeaderExtension;
-import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -13,15 +11,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Reading and vetting the header at open time, and opening backing files. */
-final class OpenSupport {
-    static final int MAX_BACKING_DEPTH = 64;
-
-    private OpenSupport() {
-    }
-
-    static Header readHeader(Storage storage) throws IOException {
-        return HeaderCodec.read(storage);
+/** What an open checks before it reads an image: the header's features, the path policy, the format. */
+final class OpenChecks {
+    private OpenChecks() {
     }
 
     /** Refuses what this engine must not touch; names unknown features from the image's table. */
@@ -48,37 +40,6 @@ final class OpenSupport {
         if (writable && h.has(Feature.CORRUPT)) {
             throw new Qcow2Exception(file, "image is marked corrupt and cannot be opened read/write"
                     + " (run 'qjournal check -r all' first)");
-        }
-    }
-
-    static BlockDevice openBacking(Header h, Path imagePath, PathPolicy policy, int depth) throws IOException {
-        String file = imagePath.toString();
-        if (h.backingFile() == null || h.backingFile().isEmpty()) {
-            return null;
-        }
-        if (depth >= MAX_BACKING_DEPTH) {
-            throw new Qcow2Exception(file, "backing chain is deeper than " + MAX_BACKING_DEPTH + " (a loop?)");
-        }
-        Path dir = imagePath.toAbsolutePath().getParent();
-        Path backing = dir == null ? Path.of(h.backingFile()) : dir.resolve(h.backingFile());
-        if (!Files.exists(backing)) {
-            throw new Qcow2Exception(file, "Could not open backing file '" + h.backingFile()
-                    + "': No such file or directory");
-        }
-        // Checked before anything reads it, even the format probe.
-        Path open = allowedFile(backing, policy, PathPolicy.Role.BACKING_FILE, imagePath);
-        String fmt = h.backingFormat();
-        if (fmt == null) {
-            fmt = probeFormat(open);
-        }
-        switch (fmt) {
-            case "raw":
-                return RawImage.open(open);
-            case "qcow2":
-                return ImageOpener.open(backing, open, OpenOptions.readOnly().lock(false).pathPolicy(policy),
-                        depth + 1);
-            default:
-                throw new Qcow2Exception(file, "backing file format '" + fmt + "' is not supported");
         }
     }
 
