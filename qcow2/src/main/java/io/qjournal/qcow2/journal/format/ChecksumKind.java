@@ -8,7 +8,7 @@ import java.util.zip.CRC32C;
  * draft's one's complement of the byte sum is used, so journals written to the 2013 draft stay
  * readable. The checksum field itself is skipped (not zeroed) when computing.
  */
-public enum ChecksumKind {
+enum ChecksumKind {
     /** One's complement of the sum, modulo 2^32, of all covered bytes taken as unsigned. */
     DRAFT_SUM,
     /** CRC-32C (Castagnoli) of all covered bytes, as {@link java.util.zip.CRC32C} computes it. */

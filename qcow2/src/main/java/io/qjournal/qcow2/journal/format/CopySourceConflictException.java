@@ -7,7 +7,7 @@ import java.io.IOException;
  * copy sources from the image, so such a journal could not be replayed twice with the same
  * result; the caller must checkpoint first (the copy is then synced) and append again.
  */
-public class CopySourceConflictException extends IOException {
+class CopySourceConflictException extends IOException {
     public CopySourceConflictException(String message) {
         super(message);
     }

@@ -7,7 +7,7 @@ import java.io.IOException;
  * implemented yet; the default sink ignores them. Implementations must be idempotent (insert is
  * a put, delete removes the pair if present) because a crashed replay runs again from the start.
  */
-public interface DedupIndex {
+interface DedupIndex {
     void insert(byte[] hash, long hostClusterOffset) throws IOException;
 
     void delete(byte[] hash, long hostClusterOffset) throws IOException;

@@ -25,7 +25,7 @@ import java.util.List;
  * </ul>
  * Nothing is flushed here; {@link Journal#recover} flushes and then updates the header.
  */
-public final class JournalReplayer {
+final class JournalReplayer {
 
     /** Outcome of a replay. */
     public record Result(int transactions, int lastSeq, int steps, long bytesWritten) {

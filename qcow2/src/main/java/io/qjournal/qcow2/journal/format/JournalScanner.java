@@ -14,7 +14,7 @@ import java.util.List;
  * is bounded by the ring's block count, and no buffer larger than {@link #CHUNK} bytes (or one
  * block) is allocated from on-disk lengths.
  */
-public final class JournalScanner {
+final class JournalScanner {
     static final int CHUNK = 1 << 20;
 
     private final JournalLayout layout;

@@ -16,7 +16,7 @@ import java.util.List;
  * <p>Not thread-safe: the engine serializes calls. Nothing here flushes; see {@link Journal}.
  * After an I/O error the in-memory state may not match the ring: reopen and recover.
  */
-public final class JournalWriter {
+final class JournalWriter {
     /** Descriptor block header bytes; descriptors start right after them. */
     static final int DESC_HEADER_BYTES = 24;
     static final int BLOCK_MAGIC = 0x716a626b; // "qjbk"

@@ -8,7 +8,7 @@ package io.qjournal.qcow2.journal.format;
  * is 1 as well. The valid values 1..0xFFFFFFFF form a ring of 2^32-1 elements; "a is after b"
  * means a is reached from b in fewer than 2^31 successor steps.
  */
-public final class Seq {
+final class Seq {
     private static final long MODULUS = 0xFFFF_FFFFL;
     private static final long HALF = 1L << 31;
 
