@@ -121,29 +121,7 @@ public final class Qcow2Image implements BlockDevice {
         if (bitmaps != null) {
             writeback.writer().writeStages(List.of(List.of(bitmaps)));
         }
-        Header header = state.header();
-        boolean bitsWithoutJournal = ext == null
-                && (header.has(Feature.JOURNAL_DIRTY) || header.has(Feature.JOURNAL_VALID));
-        if ((ext != null && !valid) || bitsWithoutJournal) {
-            // Invalidated by another program, or a journal whose creation a crash tore (its
-            // bits landed, its extension did not: nothing was ever journalled into it).
-            journal.dropInvalid();
-        } else if (recovered != null && o.journal != null) {
-            journal.attach(recovered, ext, o.journal);
-        } else if (recovered != null) {
-            journal.attach(recovered, ext, JournalOptions.defaults());
-            journal.remove();
-        }
-        if (o.journal != null && journal.writer() == null) {
-            if (o.journalAtEnd) {
-                // Maintenance (dedup-compaction) changes metadata without guest writes.
-                journal.create(o.journal, true);
-            } else {
-                // Created at the first write: an image opened and never written (a daemon
-                // serving a hundred mostly idle images) costs no journal area and no flushes.
-                journal.defer(o.journal);
-            }
-        }
+        journal.openForWrites(ext, valid, recovered, o.journal, o.journalAtEnd);
     }
 
     // ---- hooks for Maintenance (offline dedup-compaction) ----

@@ -64,7 +64,40 @@ public final class ImageJournal {
         return writer() != null || deferred != null;
     }
 
-    public void defer(JournalOptions jo) {
+    /**
+     * At a writable open, after any replay ({@code ext}, {@code valid} and {@code recovered}
+     * say what it found): drops an invalid journal, keeps a replayed one when the caller wants
+     * a journal ({@code wanted}) and removes it otherwise, and creates the wanted one now
+     * ({@code atEnd}) or at the first write.
+     */
+    public void openForWrites(JournalExtension ext, boolean valid, Journal recovered, JournalOptions wanted,
+            boolean atEnd) throws IOException {
+        Header header = state.header();
+        boolean bitsWithoutJournal = ext == null
+                && (header.has(Feature.JOURNAL_DIRTY) || header.has(Feature.JOURNAL_VALID));
+        if ((ext != null && !valid) || bitsWithoutJournal) {
+            // Invalidated by another program, or a journal whose creation a crash tore (its
+            // bits landed, its extension did not: nothing was ever journalled into it).
+            dropInvalid();
+        } else if (recovered != null && wanted != null) {
+            attach(recovered, ext, wanted);
+        } else if (recovered != null) {
+            attach(recovered, ext, JournalOptions.defaults());
+            remove();
+        }
+        if (wanted != null && writer() == null) {
+            if (atEnd) {
+                // Maintenance (dedup-compaction) changes metadata without guest writes.
+                create(wanted, true);
+            } else {
+                // Created at the first write: an image opened and never written (a daemon
+                // serving a hundred mostly idle images) costs no journal area and no flushes.
+                defer(wanted);
+            }
+        }
+    }
+
+    private void defer(JournalOptions jo) {
         deferred = jo;
     }
 
@@ -101,7 +134,7 @@ public final class ImageJournal {
         attach(j, e, jo);
     }
 
-    public void attach(Journal j, JournalExtension e, JournalOptions jo) {
+    private void attach(Journal j, JournalExtension e, JournalOptions jo) {
         JournalMetadataWriter writer = new JournalMetadataWriter(storage, j);
         writer.onCheckpoint(state.refcounts()::clearCopyReservations);
         state.journalAttached(writer, e, jo);
@@ -140,7 +173,7 @@ public final class ImageJournal {
     }
 
     /** Another program invalidated the journal: forget it, never touch its old clusters. */
-    public void dropInvalid() throws IOException {
+    private void dropInvalid() throws IOException {
         writeback.writeHeader(withoutJournal(state.header()));
     }
 
