@@ -34,7 +34,7 @@ public final class JournalMetadataWriter implements MetadataWriter {
     private final JournalledData data = new JournalledData();
     /**
      * Guest data written since the last commit, and during the transaction before (see
-     * DataPath); unknown (the maximum) before the first commit, so the first transaction
+     * GuestData); unknown (the maximum) before the first commit, so the first transaction
      * journals no data.
      */
     private long openTxDataBytes;
