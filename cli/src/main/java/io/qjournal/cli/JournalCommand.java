@@ -1,9 +1,9 @@
 package io.qjournal.cli;
 
 import io.qjournal.qcow2.header.Header;
-import io.qjournal.qcow2.journal.Journal;
-import io.qjournal.qcow2.journal.JournalDump;
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.format.Journal;
+import io.qjournal.qcow2.journal.format.JournalDump;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.storage.FileStorage;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

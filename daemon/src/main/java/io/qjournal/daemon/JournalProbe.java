@@ -3,8 +3,8 @@ package io.qjournal.daemon;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
-import io.qjournal.qcow2.journal.Journal;
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.format.Journal;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.storage.FileStorage;
 import java.nio.file.Path;
 

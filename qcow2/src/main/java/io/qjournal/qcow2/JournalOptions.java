@@ -152,6 +152,16 @@ public final class JournalOptions {
         return commitInterval;
     }
 
+    /** true: CRC-32C block checksums, else a plain sum. */
+    public boolean crc32c() {
+        return crc32c;
+    }
+
+    /** true: a commit is durable with one flush (the commit record's checksum proves it complete). */
+    public boolean durableCommit() {
+        return durableCommit;
+    }
+
     public long commitDatasize() {
         return commitDatasize;
     }

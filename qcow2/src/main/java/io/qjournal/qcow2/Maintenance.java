@@ -1,7 +1,8 @@
 package io.qjournal.qcow2;
 
-import io.qjournal.qcow2.journal.JournalExtension;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.cluster.ImageState;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;
@@ -16,10 +17,12 @@ import java.io.IOException;
  */
 public final class Maintenance implements AutoCloseable {
     private final Qcow2Image image;
+    private final ImageState state;
     private boolean open = true;
 
     private Maintenance(Qcow2Image image) {
         this.image = image;
+        this.state = image.state();
     }
 
     /**
@@ -30,7 +33,7 @@ public final class Maintenance implements AutoCloseable {
         image.lock().writeLock().lock();
         try {
             // Guest writes still writing their data outside the lock finish first.
-            image.awaitDataWrites();
+            image.state().awaitDataWrites();
         } catch (java.io.IOException e) {
             image.lock().writeLock().unlock();
             throw new java.io.UncheckedIOException(e);
@@ -48,29 +51,29 @@ public final class Maintenance implements AutoCloseable {
     }
 
     public ClusterMap map() {
-        return image.map();
+        return state.map();
     }
 
     public RefcountManager refcounts() {
-        return image.refcounts();
+        return state.refcounts();
     }
 
     /** The image file itself: raw reads of data clusters, raw copies into free clusters. */
     public Storage storage() {
-        return image.storage();
+        return state.file();
     }
 
     public int clusterBits() {
-        return image.clusterBits();
+        return state.clusterBits();
     }
 
     /** Where the live journal lies, or null without one (its clusters are freed at close). */
     public JournalExtension journalExtension() {
-        return image.journalExtension();
+        return state.journalExtension();
     }
 
     public boolean journalled() {
-        return image.journalWriter() != null;
+        return state.journalWriter() != null;
     }
 
     /**
@@ -87,13 +90,13 @@ public final class Maintenance implements AutoCloseable {
      * all in the open transaction.
      */
     public void moveRefcountBlock(long from, long to) throws IOException {
-        image.refcounts().moveBlock(from, to);
+        state.refcounts().moveBlock(from, to);
         image.writeback().release(from, 1);
     }
 
     /** Adds a dedup index entry to the open transaction (ignored without a journal). */
     public void dedupEntry(boolean insert, byte[] sha256, long hostOffset) {
-        JournalMetadataWriter jw = image.journalWriter();
+        JournalMetadataWriter jw = state.journalWriter();
         if (jw != null) {
             jw.addDedup(insert, sha256, hostOffset);
         }
@@ -104,9 +107,9 @@ public final class Maintenance implements AutoCloseable {
      * descriptors must fit in one journal block and its data in a small share of the ring.
      */
     public boolean transactionFull() {
-        ClusterMap map = image.map();
-        RefcountManager rc = image.refcounts();
-        JournalMetadataWriter jw = image.journalWriter();
+        ClusterMap map = state.map();
+        RefcountManager rc = state.refcounts();
+        JournalMetadataWriter jw = state.journalWriter();
         if (jw == null) {
             return map.cacheOverfull() || rc.cacheOverfull();
         }
@@ -122,10 +125,10 @@ public final class Maintenance implements AutoCloseable {
     public void commit(boolean dataFirst) throws IOException {
         if (dataFirst) {
             if (journalled()) {
-                image.needDataBarrier();
+                state.needDataBarrier();
             } else {
                 // The direct writer flushes only between its stages, not before the first.
-                image.storage().flush();
+                state.file().flush();
             }
         }
         image.writeback().flush();
@@ -133,8 +136,8 @@ public final class Maintenance implements AutoCloseable {
 
     /** True while the caches hold changes no commit has taken yet. */
     public boolean uncommitted() {
-        JournalMetadataWriter jw = image.journalWriter();
-        return image.map().hasDirty() || image.refcounts().hasDirty() || (jw != null && jw.hasPending());
+        JournalMetadataWriter jw = state.journalWriter();
+        return state.map().hasDirty() || state.refcounts().hasDirty() || (jw != null && jw.hasPending());
     }
 
     /**
@@ -143,7 +146,7 @@ public final class Maintenance implements AutoCloseable {
      * the last commit, which was consistent.
      */
     public void abandon(Exception cause) {
-        image.failStop(cause);
+        state.failStop(cause);
     }
 
     /** The clean close cuts the file after the last cluster in use (refcount > 0). */

@@ -1,13 +1,14 @@
 package io.qjournal.qcow2;
 
+import io.qjournal.qcow2.cluster.ImageState;
+import io.qjournal.qcow2.cluster.Writeback;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.DirectMetadataWriter;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
 import io.qjournal.qcow2.refcount.RefcountManager;
-import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.table.ClusterMap;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,49 +22,48 @@ import java.util.List;
  * a transaction near the journal format's limit, or the commit triggers. Every method runs
  * under the image's write lock.
  */
-final class MetadataWriteback {
-    private final Qcow2Image img;
+final class MetadataWriteback implements Writeback {
+    private final ImageState state;
     private final ClusterMap map;
     private final RefcountManager refcounts;
-    private final ImageJournal journal;
     private final int clusterBits;
     /** Where metadata goes: the journal's writer while one lives, else straight home. */
     private MetadataWriter writer;
     /** Clusters whose references are gone from cached metadata but maybe not yet from disk. */
-    private final List<long[]> deferredFrees = new ArrayList<>();
+    private final List<Free> deferredFrees = new ArrayList<>();
     private volatile long lastCommitNanos = System.nanoTime();
 
-    MetadataWriteback(Qcow2Image img, Storage storage, ImageJournal journal) {
-        this.img = img;
-        this.map = img.map();
-        this.refcounts = img.refcounts();
-        this.journal = journal;
-        this.clusterBits = img.clusterBits();
-        this.writer = new DirectMetadataWriter(storage);
+    MetadataWriteback(ImageState state) {
+        this.state = state;
+        this.map = state.map();
+        this.refcounts = state.refcounts();
+        this.clusterBits = state.clusterBits();
+        this.writer = new DirectMetadataWriter(state.file());
     }
 
     MetadataWriter writer() {
         return writer;
     }
 
-    /** Switches where metadata goes (the journal's life: attach, remove). */
-    void use(MetadataWriter w) {
+    @Override
+    public void use(MetadataWriter w) {
         writer = w;
     }
 
     /** Drops a reference to clusters: at once when the writer is atomic, else after the next flush. */
-    void release(long hostOffset, long count) throws IOException {
+    @Override
+    public void release(long hostOffset, long count) throws IOException {
         if (writer.atomic()) {
             refcounts.update(hostOffset, count, -1);
             long first = hostOffset >>> clusterBits;
             for (long c = first; c < first + count; c++) {
                 if (refcounts.get(c) == 0) {
                     refcounts.reserve(c);
-                    journal.writer().freed(c << clusterBits, 1 << clusterBits);
+                    state.journalWriter().freed(c << clusterBits, 1 << clusterBits);
                 }
             }
         } else {
-            deferredFrees.add(new long[] {hostOffset, count});
+            deferredFrees.add(new Free(hostOffset, count));
         }
     }
 
@@ -72,8 +72,9 @@ final class MetadataWriteback {
      * journal block of descriptors can describe, so no transaction ever outgrows the journal's
      * format (small blocks with 512-byte clusters hold about 23 entries).
      */
-    void commitIfTransactionFull() throws IOException {
-        JournalMetadataWriter jw = journal.writer();
+    @Override
+    public void commitIfTransactionFull() throws IOException {
+        JournalMetadataWriter jw = state.journalWriter();
         if (jw != null && (map.dirtyWrites() + refcounts.dirtyWrites() + jw.pendingEntries() + 4 >= jw.maxEntries() / 2
                 || jw.pendingDataBytes() >= jw.dataBudget())) {
             flush();
@@ -81,13 +82,14 @@ final class MetadataWriteback {
     }
 
     /** Writes metadata back when a cache is over its bound or a commit trigger has fired. */
-    void writebackIfCacheFull() throws IOException {
+    @Override
+    public void writebackIfCacheFull() throws IOException {
         if (map.cacheOverfull() || refcounts.cacheOverfull()) {
             flush();
             return;
         }
-        JournalOptions jo = journal.liveOptions();
-        JournalMetadataWriter jw = journal.writer();
+        JournalOptions jo = state.journalOptions();
+        JournalMetadataWriter jw = state.journalWriter();
         long journalled = jw == null ? 0 : jw.pendingDataBytes();
         if (jo != null && (map.dirtyBytes() + refcounts.dirtyBytes() + journalled >= jo.commitDatasize
                 || System.nanoTime() - lastCommitNanos >= jo.commitInterval.toNanos())) {
@@ -96,10 +98,11 @@ final class MetadataWriteback {
     }
 
     /** Everything cached goes to disk (a journal commit with a journal); then deferred frees apply. */
-    void flush() throws IOException {
-        img.awaitDataWrites();
+    @Override
+    public void flush() throws IOException {
+        state.awaitDataWrites();
         List<List<MetaWrite>> stages = collectStages();
-        boolean any = journal.writer() != null && journal.writer().hasPending();
+        boolean any = state.journalWriter() != null && state.journalWriter().hasPending();
         for (List<MetaWrite> s : stages) {
             any |= !s.isEmpty();
         }
@@ -112,7 +115,7 @@ final class MetadataWriteback {
         } catch (IOException | RuntimeException e) {
             // The collected metadata left the caches but may not be on disk: fail-stop. Nothing
             // more is written, and close leaves a journal (if any) for the next open to replay.
-            img.failStop(e);
+            state.failStop(e);
             throw e;
         }
         lastCommitNanos = System.nanoTime();
@@ -120,10 +123,10 @@ final class MetadataWriteback {
             refcounts.clearReservations();
         }
         if (!deferredFrees.isEmpty()) {
-            List<long[]> frees = new ArrayList<>(deferredFrees);
+            List<Free> frees = new ArrayList<>(deferredFrees);
             deferredFrees.clear();
-            for (long[] f : frees) {
-                refcounts.update(f[0], f[1], -1);
+            for (Free f : frees) {
+                refcounts.update(f.hostOffset(), f.clusters(), -1);
             }
         }
     }
@@ -133,16 +136,17 @@ final class MetadataWriteback {
                 map.collectL1Writes());
     }
 
-    void writeHeader(Header nh) throws IOException {
-        img.awaitDataWrites();
+    @Override
+    public void writeHeader(Header nh) throws IOException {
+        state.awaitDataWrites();
         writer.writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
-        img.header(nh);
+        state.header(nh);
     }
 
     /** The refcount table grew into new clusters: the header must name it, and the old one is freed. */
     void refcountTableMoved(long newOffset, int newClusters, List<MetaWrite> structures, long oldOffset,
             int oldClusters) throws IOException {
-        Header.Builder b = img.header().toBuilder();
+        Header.Builder b = state.header().toBuilder();
         b.refcountTableOffset = newOffset;
         b.refcountTableClusters = newClusters;
         Header nh = b.build();
@@ -159,12 +163,12 @@ final class MetadataWriteback {
             writer.writeStages(List.of(all));
         } else {
             // From inside a refcount update: deferred frees wait for the next ordinary flush.
-            img.awaitDataWrites();
+            state.awaitDataWrites();
             writer.writeStages(collectStages());
             writer.writeStages(List.of(structures, List.of(headerWrite)));
             release(oldOffset, oldClusters);
         }
-        img.header(nh);
+        state.header(nh);
     }
 
     /**
@@ -173,7 +177,7 @@ final class MetadataWriteback {
      */
     void writeSize(long newSize, int needed) throws IOException {
         int cs = 1 << clusterBits;
-        Header h = img.header();
+        Header h = state.header();
         Header.Builder b = h.toBuilder();
         b.size = newSize;
         if (needed > map.l1Size()) {
@@ -200,11 +204,15 @@ final class MetadataWriteback {
             writer.writeStages(List.of(refcounts.collectBlockWrites(), refcounts.collectTableWrites(),
                     List.of(new MetaWrite(newOffset, buf.array())),
                     List.of(new MetaWrite(0, HeaderCodec.encode(nh)))));
-            img.header(nh);
+            state.header(nh);
             map.replaceL1(newOffset, l1);
         } else {
             Header nh = b.build();
             writeHeader(nh);
         }
+    }
+
+    /** {@code clusters} clusters from {@code hostOffset} whose reference a flush will drop. */
+    private record Free(long hostOffset, long clusters) {
     }
 }

@@ -1,17 +1,24 @@
 package io.qjournal.qcow2;
 
+import io.qjournal.qcow2.cluster.ClusterAllocator;
+import io.qjournal.qcow2.cluster.ClusterReader;
+import io.qjournal.qcow2.cluster.ClusterStatus;
+import io.qjournal.qcow2.cluster.ClusterWriter;
+import io.qjournal.qcow2.cluster.CompressedWrites;
+import io.qjournal.qcow2.cluster.DeferredDataWrites;
+import io.qjournal.qcow2.cluster.ImageState;
+import io.qjournal.qcow2.cluster.WriteSource;
+import io.qjournal.qcow2.cluster.ZeroesAndDiscard;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
-import io.qjournal.qcow2.journal.Journal;
-import io.qjournal.qcow2.journal.JournalExtension;
-import io.qjournal.qcow2.meta.DirectMetadataWriter;
-import io.qjournal.qcow2.meta.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.ImageJournal;
+import io.qjournal.qcow2.journal.JournalMetadataWriter;
+import io.qjournal.qcow2.journal.format.Journal;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.meta.MetaWrite;
 import io.qjournal.qcow2.meta.MetadataWriter;
-import io.qjournal.qcow2.refcount.RefcountManager;
 import io.qjournal.qcow2.storage.Storage;
-import io.qjournal.qcow2.table.ClusterMap;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -27,49 +34,42 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * tables, L1 entries. Guest data is written in place before the flush that publishes it.
  */
 public final class Qcow2Image implements BlockDevice {
+    private final ImageState state;
     private final Storage storage;
     private final String file;
     private final Path path;
     private final boolean writable;
-    private final BlockDevice backing;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** Guest data writes running outside the lock ({@link #guestWrite}). */
-    private final DataWritesInFlight dataWrites = new DataWritesInFlight();
     private final ImageJournal journal;
     private final MetadataWriteback writeback;
+    private final ClusterReader reader;
+    private final ClusterWriter writer;
+    private final ClusterAllocator allocator;
+    private final ZeroesAndDiscard zeroes;
+    private final CompressedWrites compressed;
+    private final ClusterStatus status;
     private JournalStatus statusAtOpen = JournalStatus.NONE;
-    private volatile Header header;
-    private final int clusterBits;
-    private final int clusterSize;
-    private final ClusterMap map;
-    private final RefcountManager refcounts;
-    private final DataPath data;
     private boolean closed;
-    private volatile boolean corrupt;
-    /** An I/O error lost metadata on its way to disk: the image takes no more writes. */
-    private volatile boolean failed;
-    private volatile String failure;
     private List<SnapshotInfo> snapshots = List.of();
     /** Set by {@link Maintenance}: the clean close cuts the file after the last cluster in use. */
     private boolean truncateOnClose;
 
-    private Qcow2Image(Storage storage, Path path, OpenOptions o, Header h, BlockDevice backing) throws IOException {
-        this.storage = storage;
-        this.file = storage.name();
+    private Qcow2Image(ImageState state, Path path, OpenOptions o) {
+        this.state = state;
+        this.storage = state.file();
+        this.file = state.name();
         this.path = path;
         this.writable = o.writable;
-        this.backing = backing;
-        this.header = h;
-        this.clusterBits = h.clusterBits();
-        this.clusterSize = h.clusterSize();
-        this.map = new ClusterMap(storage, file, clusterBits, h.extendedL2(), h.l1TableOffset(), h.l1Size(),
-                o.l2CacheBytes);
-        this.refcounts = new RefcountManager(storage, file, clusterBits, h.refcountOrder(),
-                h.refcountTableOffset(), h.refcountTableClusters(), o.refcountCacheBytes);
-        this.journal = new ImageJournal(this, storage);
-        this.writeback = new MetadataWriteback(this, storage, journal);
-        this.refcounts.setTableMover(writeback::refcountTableMoved);
-        this.data = new DataPath(this);
+        this.writeback = new MetadataWriteback(state);
+        state.useWriteback(writeback);
+        state.refcounts().setTableMover(writeback::refcountTableMoved);
+        this.journal = new ImageJournal(state, this::timedCommit);
+        this.reader = new ClusterReader(state);
+        this.allocator = new ClusterAllocator(state);
+        this.writer = new ClusterWriter(state, reader, allocator);
+        this.zeroes = new ZeroesAndDiscard(state, writer, allocator);
+        this.compressed = new CompressedWrites(state, writer, allocator);
+        this.status = new ClusterStatus(state);
     }
 
     /** Opens a qcow2 file; the backing chain is opened relative to the file's directory. */
@@ -96,10 +96,9 @@ public final class Qcow2Image implements BlockDevice {
      * The last step of every open, over storage whose journal (if valid) is already replayed:
      * {@code ext}, {@code valid} and {@code recovered} say what the replay found.
      */
-    static Qcow2Image opened(Storage s, Path path, OpenOptions o, Header h, BlockDevice backing,
-            JournalStatus before, List<SnapshotInfo> snapshots, JournalExtension ext, boolean valid,
-            Journal recovered) throws IOException {
-        Qcow2Image img = new Qcow2Image(s, path, o, h, backing);
+    static Qcow2Image opened(ImageState state, Path path, OpenOptions o, JournalStatus before,
+            List<SnapshotInfo> snapshots, JournalExtension ext, boolean valid, Journal recovered) throws IOException {
+        Qcow2Image img = new Qcow2Image(state, path, o);
         img.statusAtOpen = before;
         img.snapshots = List.copyOf(snapshots);
         if (!o.writable) {
@@ -118,125 +117,45 @@ public final class Qcow2Image implements BlockDevice {
             throws IOException {
         clearUnknownAutoclear();
         // Guest contents that do not change leave persistent bitmaps true (offline maintenance).
-        MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(storage, header);
+        MetaWrite bitmaps = o.preservesContents ? null : BitmapsInUse.markAll(storage, state.header());
         if (bitmaps != null) {
             writeback.writer().writeStages(List.of(List.of(bitmaps)));
         }
-        boolean bitsWithoutJournal = ext == null
-                && (header.has(Feature.JOURNAL_DIRTY) || header.has(Feature.JOURNAL_VALID));
-        if ((ext != null && !valid) || bitsWithoutJournal) {
-            // Invalidated by another program, or a journal whose creation a crash tore (its
-            // bits landed, its extension did not: nothing was ever journalled into it).
-            journal.dropInvalid();
-        } else if (recovered != null && o.journal != null) {
-            journal.attach(recovered, ext, o.journal);
-        } else if (recovered != null) {
-            journal.attach(recovered, ext, JournalOptions.defaults());
-            journal.remove();
-        }
-        if (o.journal != null && journal.writer() == null) {
-            if (o.journalAtEnd) {
-                // Maintenance (dedup-compaction) changes metadata without guest writes.
-                journal.create(o.journal, true);
-            } else {
-                // Created at the first write: an image opened and never written (a daemon
-                // serving a hundred mostly idle images) costs no journal area and no flushes.
-                journal.defer(o.journal);
-            }
-        }
-    }
-
-    // ---- accessors used by DataPath ----
-
-    Storage storage() {
-        return storage;
-    }
-
-    ClusterMap map() {
-        return map;
-    }
-
-    RefcountManager refcounts() {
-        return refcounts;
-    }
-
-    int clusterBits() {
-        return clusterBits;
-    }
-
-    /** Metadata write-back: release, commits, header writes (data path, journal, maintenance). */
-    MetadataWriteback writeback() {
-        return writeback;
+        journal.openForWrites(ext, valid, recovered, o.journal, o.journalAtEnd);
     }
 
     // ---- hooks for Maintenance (offline dedup-compaction) ----
 
-    ReentrantReadWriteLock lock() {
-        return lock;
+    ImageState state() {
+        return state;
     }
 
-    JournalExtension journalExtension() {
-        return journal.extension();
+    /** Metadata write-back: release, commits. */
+    MetadataWriteback writeback() {
+        return writeback;
+    }
+
+    ReentrantReadWriteLock lock() {
+        return lock;
     }
 
     void truncateOnClose() {
         truncateOnClose = true;
     }
 
-    /** The live journal's writer, or null: the data path records delayed copies there. */
-    JournalMetadataWriter journalWriter() {
-        return journal.writer();
-    }
-
-    /**
-     * QEMU's overlap check (overlap-check=cached): refuses to let guest data or a new table land
-     * on live metadata, which only a corrupted refcount or L2 entry can ask for; the image is
-     * marked corrupt, as QEMU does, and takes no more writes.
-     */
-    void checkNotMetadata(long hostOffset, long length) throws IOException {
-        long first = hostOffset & ~(long) (clusterSize - 1);
-        for (long c = first; c < hostOffset + length; c += clusterSize) {
-            String what = MetadataOverlap.at(c, clusterSize, map, refcounts, journal.extension());
-            if (what != null) {
-                markCorrupt();
-                throw new Qcow2Exception(file, String.format("Preventing invalid write on metadata (overlaps with %s"
-                        + " at 0x%x); image marked as corrupt", what, c));
-            }
-        }
-    }
-
-    private void markCorrupt() {
-        corrupt = true;
-        try {
-            Header.Builder b = header.toBuilder();
-            b.set(Feature.CORRUPT, true);
-            new DirectMetadataWriter(storage).writeStages(List.of(List.of(new MetaWrite(0, HeaderCodec.encode(b.build())))));
-        } catch (IOException e) {
-            // The write is refused either way; the bit is a courtesy to the next opener.
-        }
-    }
-
-    /** Called by the data path for metadata-changing writes that are not safe to commit with their data. */
-    void needDataBarrier() {
-        JournalMetadataWriter jw = journal.writer();
-        if (jw != null) {
-            jw.requireDataBarrier();
-        }
-    }
-
     // ---- public API ----
 
     public Header header() {
-        return header;
+        return state.header();
     }
 
     public int clusterSize() {
-        return clusterSize;
+        return state.clusterSize();
     }
 
     @Override
     public long size() {
-        return header.size();
+        return state.header().size();
     }
 
     @Override
@@ -245,7 +164,7 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     public BlockDevice backing() {
-        return backing;
+        return state.backing();
     }
 
     public boolean isWritable() {
@@ -258,7 +177,7 @@ public final class Qcow2Image implements BlockDevice {
         lock.readLock().lock();
         try {
             ensureOpen();
-            data.read(offset, buf, off, len);
+            reader.read(offset, buf, off, len);
         } finally {
             lock.readLock().unlock();
         }
@@ -274,7 +193,7 @@ public final class Qcow2Image implements BlockDevice {
         lock.readLock().lock();
         try {
             ensureOpen();
-            data.read(offset, dst, dst.position(), len);
+            reader.read(offset, dst, dst.position(), len);
             dst.position(dst.position() + len);
         } finally {
             lock.readLock().unlock();
@@ -285,31 +204,31 @@ public final class Qcow2Image implements BlockDevice {
     public void write(long offset, java.nio.ByteBuffer src) throws IOException {
         int len = src.remaining();
         guestWrite(offset, len, true, () -> {
-            data.write(offset, src, src.position(), len);
+            writer.write(offset, WriteSource.of(src), src.position(), len, true);
             src.position(src.position() + len);
         });
     }
 
     public void write(long offset, byte[] buf, int off, int len) throws IOException {
-        guestWrite(offset, len, false, () -> data.write(offset, buf, off, len));
+        guestWrite(offset, len, false, () -> writer.write(offset, WriteSource.of(buf), off, len, false));
     }
 
     /** Makes the range read as zeros; v3 sets the zero flag on whole clusters instead of writing. */
     public void writeZeroes(long offset, long len) throws IOException {
-        guestWrite(offset, len, false, () -> data.writeZeroes(offset, len));
+        guestWrite(offset, len, false, () -> zeroes.writeZeroes(offset, len));
     }
 
     /** Frees whole clusters in the range (v3: they read as zeros; v2: as the backing file). */
     public void discard(long offset, long len) throws IOException {
-        guestWrite(offset, len, false, () -> data.discard(offset, len));
+        guestWrite(offset, len, false, () -> zeroes.discard(offset, len));
     }
 
     /** Writes one whole cluster compressed (convert -c); falls back to a normal write. */
     public void writeCompressed(long offset, byte[] cluster) throws IOException {
-        if ((offset & (clusterSize - 1)) != 0 || cluster.length != clusterSize) {
+        if ((offset & (clusterSize() - 1)) != 0 || cluster.length != clusterSize()) {
             throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
         }
-        guestWrite(offset, cluster.length, false, () -> data.writeCompressed(offset, cluster));
+        guestWrite(offset, cluster.length, false, () -> compressed.write(offset, cluster));
     }
 
     private interface GuestWrite {
@@ -320,34 +239,32 @@ public final class Qcow2Image implements BlockDevice {
      * One guest write under the write lock. An I/O error on the way fail-stops the image: the
      * caches may already hold an allocation whose data or metadata never reached the disk.
      * With {@code deferData}, the data of clusters taken from past the end of the file is
-     * written after the lock is released ({@link DataPath#deferFreshData}): the lock then covers
+     * written after the lock is released ({@link ClusterWriter#write}): the lock then covers
      * only the metadata, and 64 concurrent writers no longer queue behind each other's pwrite.
      * Every other operation waits for such writes first ({@link #awaitDataWrites}).
      */
     private void guestWrite(long offset, long len, boolean deferData, GuestWrite op) throws IOException {
         checkWritable();
         checkRange(offset, len);
-        List<DataPath.DeferredWrite> later;
+        DeferredDataWrites dataWrites = state.dataWrites();
+        List<DeferredDataWrites.DeferredWrite> later;
         lock.writeLock().lock();
         try {
             ensureOpen();
             try {
                 if (!deferData) {
-                    awaitDataWrites();
+                    state.awaitDataWrites();
                 }
                 startDeferredJournal();
-                data.deferFreshData(deferData);
                 op.run();
                 writeback.writebackIfCacheFull();
-                later = data.takeDeferred();
+                later = dataWrites.takeQueued();
             } catch (IOException | RuntimeException e) {
-                data.takeDeferred();
+                dataWrites.takeQueued();
                 if (e instanceof IOException io) {
-                    failStop(io);
+                    state.failStop(io);
                 }
                 throw e;
-            } finally {
-                data.deferFreshData(false);
             }
             if (!later.isEmpty()) {
                 dataWrites.begin();
@@ -361,32 +278,16 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     /** The data writes of one guest write, outside the lock; a failure fail-stops the image. */
-    private void writeDeferred(List<DataPath.DeferredWrite> writes) throws IOException {
-        IOException failed = dataWrites.run(writes, storage, file);
+    private void writeDeferred(List<DeferredDataWrites.DeferredWrite> writes) throws IOException {
+        IOException failed = state.dataWrites().run(writes, storage, file);
         if (failed != null) {
             lock.writeLock().lock();
             try {
-                failStop(failed);
+                state.failStop(failed);
             } finally {
                 lock.writeLock().unlock();
             }
             throw failed;
-        }
-    }
-
-    /**
-     * Under the write lock: the caller's own data writes left for later are done now, and those
-     * of other writers (already outside the lock) are waited for, so whatever the caller writes
-     * next (metadata above all) is ordered after every guest write that came before.
-     */
-    void awaitDataWrites() throws IOException {
-        for (DataPath.DeferredWrite w : data.takeDeferred()) {
-            w.run(storage);
-        }
-        IOException failed = dataWrites.awaitAll();
-        if (failed != null) {
-            failStop(failed);
-            throw new IOException(file + ": a guest data write failed: " + failed.getMessage(), failed);
         }
     }
 
@@ -411,16 +312,16 @@ public final class Qcow2Image implements BlockDevice {
         lock.writeLock().lock();
         try {
             ensureOpen();
-            awaitDataWrites();
+            state.awaitDataWrites();
             startDeferredJournal();
-            Header h = header;
+            Header h = state.header();
             if (newSize < h.size()) {
                 throw new Qcow2Exception(file, "shrinking an image is not supported");
             }
             if (newSize > HeaderCodec.MAX_VIRTUAL_SIZE) {
                 throw new Qcow2Exception(file, "new size " + newSize + " is too large");
             }
-            long bytesPerL2 = (long) map.l2Entries() << clusterBits;
+            long bytesPerL2 = (long) state.map().l2Entries() << state.clusterBits();
             long needed = (newSize + bytesPerL2 - 1) / bytesPerL2;
             if (needed * 8 > HeaderCodec.MAX_L1_BYTES) {
                 throw new Qcow2Exception(file, "new size " + newSize + " needs an L1 table larger than 32 MiB");
@@ -468,7 +369,7 @@ public final class Qcow2Image implements BlockDevice {
         try {
             JournalMetadataWriter jw = journal.writer();
             if (jw != null && !closed) {
-                return JournalSupport.status(storage, header, journal.extension(), jw.journal());
+                return ImageJournal.status(storage, state.header(), journal.extension(), jw.journal());
             }
             return statusAtOpen;
         } finally {
@@ -517,7 +418,7 @@ public final class Qcow2Image implements BlockDevice {
             if (offset < 0 || offset >= size()) {
                 throw new IllegalArgumentException("offset " + offset + " outside the image");
             }
-            return data.blockStatus(offset, Math.min(maxLength, size() - offset));
+            return status.blockStatus(offset, Math.min(maxLength, size() - offset));
         } finally {
             lock.readLock().unlock();
         }
@@ -545,7 +446,7 @@ public final class Qcow2Image implements BlockDevice {
             }
             closed = true;
             try {
-                if (writable && failed) {
+                if (writable && state.failed()) {
                     journal.stopTimer();
                     throw new Qcow2Exception(file, "closed after an I/O error without writing; the next open"
                             + " replays the journal (or check -r all repairs leaks)");
@@ -556,14 +457,14 @@ public final class Qcow2Image implements BlockDevice {
                     if (journal.writer() != null) {
                         journal.remove();
                     }
-                    if (refcounts.hasDirty()) {
+                    if (state.refcounts().hasDirty()) {
                         // Frees applied after the first flush must reach the disk too.
                         writeback.flush();
                     }
                     if (truncateOnClose) {
                         // Nothing is referenced past the last cluster with a refcount (header,
                         // tables and data all are counted), so the cut is safe at any moment.
-                        long end = Math.max(1, refcounts.highestUsedCluster() + 1) << clusterBits;
+                        long end = Math.max(1, state.refcounts().highestUsedCluster() + 1) << state.clusterBits();
                         if (end < storage.size()) {
                             storage.truncate(end);
                             storage.flush();
@@ -574,8 +475,8 @@ public final class Qcow2Image implements BlockDevice {
                 try {
                     storage.close();
                 } finally {
-                    if (backing != null) {
-                        backing.close();
+                    if (state.backing() != null) {
+                        state.backing().close();
                     }
                 }
             }
@@ -606,13 +507,14 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     /** The commit interval's tick: commits unless a writer holds the lock or nothing is dirty. */
-    void timedCommit() {
+    private void timedCommit() {
         if (!lock.writeLock().tryLock()) {
             return;
         }
         try {
             JournalMetadataWriter jw = journal.writer();
-            if (!closed && !failed && jw != null && (map.hasDirty() || refcounts.hasDirty() || jw.hasPending())) {
+            if (!closed && !state.failed() && jw != null && (state.map().hasDirty() || state.refcounts().hasDirty()
+                    || jw.hasPending())) {
                 writeback.flush();
             }
         } catch (IOException e) {
@@ -623,22 +525,9 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
-    /**
-     * Stops the image after an I/O error while writing: the caches may now hold allocations
-     * whose data or metadata never reached the disk, so nothing more is written (a journal, if
-     * any, stays for the next open to replay).
-     */
-    void failStop(Exception e) {
-        if (!failed) {
-            String m = e.getMessage();
-            failure = (m == null ? e.getClass().getSimpleName() : m.replace(file + ": ", ""));
-            failed = true;
-        }
-    }
-
     /** Why the image stopped taking writes after an I/O error, or null while it is healthy. */
     public String failure() {
-        return failed ? failure : null;
+        return state.failure();
     }
 
     /**
@@ -651,7 +540,7 @@ public final class Qcow2Image implements BlockDevice {
             if (closed || !writable) {
                 return false;
             }
-            boolean cached = map.hasDirty() || refcounts.hasDirty();
+            boolean cached = state.map().hasDirty() || state.refcounts().hasDirty();
             JournalMetadataWriter jw = journal.writer();
             return jw == null ? cached : cached || jw.hasPending() || jw.hasUnsynced();
         } finally {
@@ -667,7 +556,7 @@ public final class Qcow2Image implements BlockDevice {
             if (closed || jw == null) {
                 return 0;
             }
-            boolean open = map.hasDirty() || refcounts.hasDirty() || jw.hasPending();
+            boolean open = state.map().hasDirty() || state.refcounts().hasDirty() || jw.hasPending();
             return jw.unsyncedTransactions() + (open ? 1 : 0);
         } finally {
             lock.readLock().unlock();
@@ -679,13 +568,8 @@ public final class Qcow2Image implements BlockDevice {
         return journal.enabled();
     }
 
-    /** The header now on disk (the write-back's header updates). */
-    void header(Header nh) {
-        header = nh;
-    }
-
     private void clearUnknownAutoclear() throws IOException {
-        Header h = header;
+        Header h = state.header();
         long known = Feature.KNOWN_AUTOCLEAR;
         if (h.version() == 3 && (h.autoclearFeatures() & ~known) != 0) {
             Header.Builder b = h.toBuilder();
@@ -697,7 +581,7 @@ public final class Qcow2Image implements BlockDevice {
     void preallocateMetadata() throws IOException {
         lock.writeLock().lock();
         try {
-            data.preallocate();
+            allocator.preallocate();
             writeback.flush();
         } finally {
             lock.writeLock().unlock();
@@ -715,10 +599,10 @@ public final class Qcow2Image implements BlockDevice {
         if (!writable) {
             throw new Qcow2Exception(file, "image is open read-only");
         }
-        if (corrupt) {
+        if (state.corrupt()) {
             throw new Qcow2Exception(file, "image is marked corrupt and takes no more writes");
         }
-        if (failed) {
+        if (state.failed()) {
             throw new Qcow2Exception(file, "an earlier I/O error stopped this image; reopen it to recover");
         }
     }

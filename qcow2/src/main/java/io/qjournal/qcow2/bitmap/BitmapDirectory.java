@@ -4,6 +4,7 @@ import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderExtension;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -97,19 +98,19 @@ public final class BitmapDirectory {
     }
 
     /**
-     * Everything bitmaps occupy, as {offset, length} byte ranges: the directory, each bitmap
+     * Everything bitmaps occupy, as byte ranges: the directory, each bitmap
      * table and each bitmap data cluster. Lengths are in bytes, not rounded to clusters.
      */
-    public List<long[]> occupiedRanges() {
-        List<long[]> out = new ArrayList<>();
+    public List<Extent> occupiedRanges() {
+        List<Extent> out = new ArrayList<>();
         if (extension == null) {
             return out;
         }
-        out.add(new long[] {extension.directoryOffset(), extension.directorySize()});
+        out.add(new Extent(extension.directoryOffset(), extension.directorySize()));
         for (Entry e : entries) {
-            out.add(new long[] {e.tableOffset(), (long) e.tableSize() * 8});
+            out.add(new Extent(e.tableOffset(), (long) e.tableSize() * 8));
             for (long off : e.dataClusters()) {
-                out.add(new long[] {off, clusterSize});
+                out.add(new Extent(off, clusterSize));
             }
         }
         return out;

@@ -4,8 +4,10 @@ import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.journal.JournalRecovery;
 import io.qjournal.qcow2.snapshot.SnapshotEntry;
 import io.qjournal.qcow2.snapshot.SnapshotTable;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.Storage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -39,22 +41,22 @@ public final class ImageChecker {
      *     journal is added automatically (passing it too is harmless).
      * @throws Qcow2Exception when the header cannot be read (the image cannot be opened at all)
      */
-    public static CheckResult check(Storage storage, RepairMode mode, List<long[]> extraReferencedRanges)
+    public static CheckResult check(Storage storage, RepairMode mode, List<Extent> extraReferencedRanges)
             throws IOException {
         if (mode != RepairMode.NONE && storage.isReadOnly()) {
             throw new Qcow2Exception(storage.name(), "cannot repair an image opened read-only");
         }
         // A dirty journal holds metadata not yet written home: check the image as replay leaves it.
-        storage = io.qjournal.qcow2.JournalReplay.consistentView(storage, mode != RepairMode.NONE);
+        storage = JournalRecovery.consistentView(storage, mode != RepairMode.NONE);
         Header header = readHeader(storage);
-        List<long[]> extraRanges = new ArrayList<>(extraReferencedRanges);
-        for (long[] j : io.qjournal.qcow2.JournalReplay.journalRanges(header, storage.name())) {
+        List<Extent> extraRanges = new ArrayList<>(extraReferencedRanges);
+        for (Extent j : JournalRecovery.journalRanges(header, storage.name())) {
             // A caller that names the journal area itself must not make it count twice.
-            if (extraRanges.stream().noneMatch(r -> r != null && r.length == 2 && r[0] == j[0] && r[1] == j[1])) {
+            if (!extraRanges.contains(j)) {
                 extraRanges.add(j);
             }
         }
-        List<long[]> extra = validateRanges(storage.name(), extraRanges);
+        List<Extent> extra = validateRanges(storage.name(), extraRanges);
         List<String> messages = new ArrayList<>();
         Pass first = runPass(storage, header, mode, extra, messages);
         if (first.completed && (first.res.corruptionsFixed > 0 || first.res.leaksFixed > 0)) {
@@ -77,14 +79,14 @@ public final class ImageChecker {
         return h;
     }
 
-    private static List<long[]> validateRanges(String file, List<long[]> ranges) throws Qcow2Exception {
-        List<long[]> out = new ArrayList<>();
-        for (long[] r : ranges) {
-            if (r == null || r.length != 2 || r[0] < 0 || r[1] < 0 || r[0] > HeaderCodec.MAX_OFFSET
-                    || r[1] > HeaderCodec.MAX_OFFSET - r[0]) {
+    private static List<Extent> validateRanges(String file, List<Extent> ranges) throws Qcow2Exception {
+        List<Extent> out = new ArrayList<>();
+        for (Extent r : ranges) {
+            if (r == null || r.offset() < 0 || r.length() < 0 || r.offset() > HeaderCodec.MAX_OFFSET
+                    || r.length() > HeaderCodec.MAX_OFFSET - r.offset()) {
                 throw new Qcow2Exception(file, "invalid extra referenced range");
             }
-            out.add(r.clone());
+            out.add(r);
         }
         return out;
     }
@@ -114,7 +116,7 @@ public final class ImageChecker {
         }
     }
 
-    private static Pass runPass(Storage storage, Header header, RepairMode mode, List<long[]> extra,
+    private static Pass runPass(Storage storage, Header header, RepairMode mode, List<Extent> extra,
             List<String> messages) throws IOException {
         CheckContext ctx = new CheckContext(storage, header, mode, messages);
         Pass pass = new Pass(ctx);

@@ -4,6 +4,7 @@ import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.bitmap.BitmapDirectory;
 import io.qjournal.qcow2.snapshot.SnapshotEntry;
 import io.qjournal.qcow2.snapshot.SnapshotTable;
+import io.qjournal.qcow2.storage.Extent;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
@@ -16,14 +17,14 @@ import java.util.List;
 final class RefcountChecker {
     private final CheckContext ctx;
     private final SnapshotTable.Parsed snapshots;
-    private final List<long[]> extraRanges;
+    private final List<Extent> extraRanges;
     private long reftableOffset;
     private int reftableClusters;
     private StoredRefcounts stored;
     private boolean rebuild;
     long imageEndOffset;
 
-    RefcountChecker(CheckContext ctx, SnapshotTable.Parsed snapshots, List<long[]> extraRanges) {
+    RefcountChecker(CheckContext ctx, SnapshotTable.Parsed snapshots, List<Extent> extraRanges) {
         this.ctx = ctx;
         this.snapshots = snapshots;
         this.extraRanges = extraRanges;
@@ -156,11 +157,11 @@ final class RefcountChecker {
             ctx.msg("ERROR %s", e.getMessage());
             throw new CheckContext.Abort("Invalid argument");
         }
-        for (long[] r : bitmaps.occupiedRanges()) {
-            ctx.inc(imrt, r[0], r[1]);
+        for (Extent r : bitmaps.occupiedRanges()) {
+            ctx.inc(imrt, r.offset(), r.length());
         }
-        for (long[] r : extraRanges) {
-            ctx.inc(imrt, r[0], r[1]);
+        for (Extent r : extraRanges) {
+            ctx.inc(imrt, r.offset(), r.length());
         }
         checkRefblocks(imrt, fix);
     }

@@ -2,7 +2,7 @@ package io.qjournal.qcow2.dedup;
 
 import io.qjournal.qcow2.Maintenance;
 import io.qjournal.qcow2.cache.CachedTable;
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.format.JournalExtension;
 import io.qjournal.qcow2.table.L2Entry;
 import java.io.IOException;
 import java.nio.ByteBuffer;

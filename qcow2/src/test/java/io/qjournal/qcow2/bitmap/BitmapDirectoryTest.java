@@ -1,6 +1,5 @@
 package io.qjournal.qcow2.bitmap;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,6 +9,7 @@ import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderExtension;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -67,11 +67,11 @@ class BitmapDirectoryTest {
         assertEquals("b0", b.name());
         assertEquals(16, b.granularityBits());
         assertEquals(List.of(DATA), b.dataClusters());
-        List<long[]> r = d.occupiedRanges();
+        List<Extent> r = d.occupiedRanges();
         assertEquals(3, r.size());
-        assertArrayEquals(new long[] {DIR, e.length}, r.get(0));
-        assertArrayEquals(new long[] {TABLE, 8}, r.get(1));
-        assertArrayEquals(new long[] {DATA, CS}, r.get(2));
+        assertEquals(new Extent(DIR, e.length), r.get(0));
+        assertEquals(new Extent(TABLE, 8), r.get(1));
+        assertEquals(new Extent(DATA, CS), r.get(2));
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.io.IOException;
@@ -40,8 +41,8 @@ class BitmapQemuIT {
             assertFalse((d.entries().get(1).flags() & BitmapDirectory.FLAG_AUTO) != 0);
             // 256 MiB at 4 KiB granularity: 65536 bits = 8 KiB of bitmap = 1 table entry (64 KiB clusters)
             assertEquals(1, d.entries().get(1).tableSize());
-            for (long[] r : d.occupiedRanges()) {
-                assertTrue(r[0] > 0 && r[0] + r[1] <= s.size(), "range inside the file");
+            for (Extent r : d.occupiedRanges()) {
+                assertTrue(r.offset() > 0 && r.end() <= s.size(), "range inside the file");
             }
         }
     }

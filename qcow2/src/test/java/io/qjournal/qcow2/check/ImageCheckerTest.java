@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.qjournal.qcow2.Qcow2Exception;
 import io.qjournal.qcow2.header.Feature;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import java.io.IOException;
 import java.util.List;
@@ -59,11 +60,11 @@ class ImageCheckerTest {
         MiniImage img = withData(12, 4);
         long a = img.alloc();
         long b = img.alloc();
-        List<long[]> journal = List.of(new long[] {a, 2L * 4096});
+        List<Extent> journal = List.of(new Extent(a, 2L * 4096));
         assertEquals(0, ImageChecker.check(img.s, RepairMode.NONE, journal).exitCode());
-        CheckResult twice = ImageChecker.check(img.s, RepairMode.NONE, List.of(new long[] {a, 4096}, new long[] {a, 4096}));
+        CheckResult twice = ImageChecker.check(img.s, RepairMode.NONE, List.of(new Extent(a, 4096), new Extent(a, 4096)));
         assertEquals(2, twice.exitCode(), "a cluster referenced twice with refcount 1 is a corruption");
-        assertThrows(Qcow2Exception.class, () -> ImageChecker.check(img.s, RepairMode.NONE, List.of(new long[] {-1, 5})));
+        assertThrows(Qcow2Exception.class, () -> ImageChecker.check(img.s, RepairMode.NONE, List.of(new Extent(-1, 5))));
         assertTrue(b > a);
     }
 

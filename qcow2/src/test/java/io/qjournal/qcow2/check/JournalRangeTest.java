@@ -8,7 +8,8 @@ import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.OpenOptions;
 import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.header.Feature;
-import io.qjournal.qcow2.journal.JournalExtension;
+import io.qjournal.qcow2.journal.format.JournalExtension;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.MemoryStorage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -40,7 +41,7 @@ class JournalRangeTest {
         CheckResult r = ImageChecker.check(s, RepairMode.NONE);
         assertEquals(0, r.exitCode(), r.messages().toString());
         long area = j.clusters(h.clusterSize()) * h.clusterSize();
-        CheckResult both = ImageChecker.check(s, RepairMode.NONE, List.of(new long[] {j.offset(), area}));
+        CheckResult both = ImageChecker.check(s, RepairMode.NONE, List.of(new Extent(j.offset(), area)));
         assertEquals(0, both.exitCode(), both.messages().toString());
         CheckResult repaired = ImageChecker.check(s, RepairMode.LEAKS);
         assertEquals(0, repaired.exitCode(), repaired.messages().toString());

@@ -4,6 +4,7 @@ import io.qjournal.qcow2.header.Feature;
 import io.qjournal.qcow2.header.Header;
 import io.qjournal.qcow2.header.HeaderCodec;
 import io.qjournal.qcow2.header.HeaderExtension;
+import io.qjournal.qcow2.storage.Extent;
 import io.qjournal.qcow2.storage.Storage;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.io.IOException;
@@ -41,9 +42,9 @@ final class CrashImages {
     }
 
     /** Ranges the checker must count as referenced: the journal clusters, when there are any. */
-    static List<long[]> extraRanges(Header h) {
+    static List<Extent> extraRanges(Header h) {
         long[] a = journalArea(h);
-        return a == null ? List.of() : List.<long[]>of(a);
+        return a == null ? List.of() : List.of(new Extent(a[0], a[1]));
     }
 
     static boolean journalDirty(Header h) {

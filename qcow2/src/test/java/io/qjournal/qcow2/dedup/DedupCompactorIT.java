@@ -139,7 +139,7 @@ class DedupCompactorIT {
         try (io.qjournal.qcow2.storage.FileStorage s = io.qjournal.qcow2.storage.FileStorage.open(img, false)) {
             long[] area = DedupImages.journalArea(s);
             assertTrue(area != null, "the abandoned run must leave its journal");
-            dump = io.qjournal.qcow2.journal.JournalDump.describe(s, area[0], area[1]);
+            dump = io.qjournal.qcow2.journal.format.JournalDump.describe(s, area[0], area[1]);
         }
         assertEquals(2, dump.stream().filter(l -> l.contains("dedup-insert")).count(),
                 "one entry per kept cluster that became shared (0x11, 0x22): " + dump);

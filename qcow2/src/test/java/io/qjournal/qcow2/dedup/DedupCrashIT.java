@@ -8,7 +8,7 @@ import io.qjournal.qcow2.Qcow2Image;
 import io.qjournal.qcow2.check.CheckResult;
 import io.qjournal.qcow2.check.ImageChecker;
 import io.qjournal.qcow2.check.RepairMode;
-import io.qjournal.qcow2.journal.JournalDump;
+import io.qjournal.qcow2.journal.format.JournalDump;
 import io.qjournal.qcow2.storage.FileStorage;
 import io.qjournal.qcow2.testsupport.QemuTools;
 import java.io.BufferedReader;
