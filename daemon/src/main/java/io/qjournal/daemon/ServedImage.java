@@ -327,9 +327,8 @@ public final class ServedImage extends EngineImageView implements NbdExport {
 
     @Override
     public void setCommitIntervalMillis(long millis) {
-        if (millis < 0) {
-            throw new IllegalArgumentException("commit interval must not be negative");
-        }
+        // The engine's rule, before anything else: the same words from every path.
+        JournalOptions.checkCommitInterval(Duration.ofMillis(millis));
         if (!image.journalEnabled()) {
             throw new IllegalStateException(name() + " runs without a journal");
         }
@@ -339,9 +338,7 @@ public final class ServedImage extends EngineImageView implements NbdExport {
 
     @Override
     public void setCommitDataSize(long bytes) {
-        if (bytes < 0) {
-            throw new IllegalArgumentException("commit data size must not be negative");
-        }
+        JournalOptions.checkCommitDatasize(bytes);
         if (!image.journalEnabled()) {
             throw new IllegalStateException(name() + " runs without a journal");
         }

@@ -112,7 +112,7 @@ class JmxAgentIT {
         Run r = run(List.of(JAVA, "-jar", JMXTERM.toString(), "-l", f.agent.address(), "-u", JmxFixture.ADMIN,
                 "-p", JmxFixture.ADMIN_PASSWORD, "-n", "-e", "-i", script.toString()), null);
         assertNotEquals(0, r.exit(), r.toString());
-        assertTrue(r.err().contains("IllegalArgumentException: vm1: CommitIntervalMillis must be at least 1, not 0"),
+        assertTrue(r.err().contains("IllegalArgumentException: vm1: commit interval must be at least 1 ms, not 0 ms"),
                 r.toString());
         assertEquals(5000, vm1.image.journalOptions().commitInterval().toMillis());
     }
@@ -204,7 +204,7 @@ class JmxAgentIT {
         // Errors are one line with the bean's message, and a failed command fails the run.
         Run bad = run(concat(base, "set-commit-interval.jmx", "IMAGE=vm1", "MILLIS=-5"), cwd);
         assertEquals(1, bad.exit(), bad.toString());
-        assertEquals("qjournal-jmxterm: vm1: CommitIntervalMillis must be at least 1, not -5\n", bad.err(), bad.toString());
+        assertEquals("qjournal-jmxterm: vm1: commit interval must be at least 1 ms, not -5 ms\n", bad.err(), bad.toString());
         Run missing = run(concat(base, "set-commit-interval.jmx", "IMAGE=vm1"), cwd);
         assertEquals(2, missing.exit(), missing.toString());
         assertTrue(missing.err().contains("needs MILLIS=VALUE"), missing.toString());

@@ -278,11 +278,11 @@ class JmxAgentTest {
                     RuntimeMBeanException e = assertThrows(RuntimeMBeanException.class,
                             () -> mbs.setAttribute(on, new Attribute("CommitIntervalMillis", bad)));
                     assertEquals(IllegalArgumentException.class, e.getCause().getClass());
-                    assertEquals("vm1: CommitIntervalMillis must be at least 1, not " + bad, e.getCause().getMessage());
+                    assertEquals("vm1: commit interval must be at least 1 ms, not " + bad + " ms", e.getCause().getMessage());
                 }
                 RuntimeMBeanException e = assertThrows(RuntimeMBeanException.class,
                         () -> mbs.setAttribute(on, new Attribute("CommitDataSize", -5L)));
-                assertEquals("vm1: CommitDataSize must not be negative, not -5", e.getCause().getMessage());
+                assertEquals("vm1: commit data size must not be negative, not -5", e.getCause().getMessage());
                 assertEquals(750L, mbs.getAttribute(on, "CommitIntervalMillis"));
                 assertEquals(65536L, mbs.getAttribute(on, "CommitDataSize"));
                 assertEquals(750, img.image.journalOptions().commitInterval().toMillis());

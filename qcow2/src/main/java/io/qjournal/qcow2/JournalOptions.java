@@ -14,8 +14,9 @@ import java.util.Locale;
 public final class JournalOptions {
     long size = 8L << 20;
     int blockSize = 4096;
-    Duration commitInterval = Duration.ofSeconds(5);
-    long commitDatasize = 1L << 20;
+    // Changed over JMX while the image runs and read by the commit timer and monitoring threads.
+    volatile Duration commitInterval = Duration.ofSeconds(5);
+    volatile long commitDatasize = 1L << 20;
     boolean crc32c = true;
     boolean durableCommit = true;
     boolean journalData = true;
@@ -105,19 +106,33 @@ public final class JournalOptions {
     }
 
     public JournalOptions commitInterval(Duration v) {
-        if (v.isNegative()) {
-            throw new IllegalArgumentException("commit interval must not be negative");
-        }
-        commitInterval = v;
+        commitInterval = checkCommitInterval(v);
         return this;
     }
 
     public JournalOptions commitDatasize(long v) {
-        if (v < 0) {
-            throw new IllegalArgumentException("commit datasize must not be negative");
-        }
-        commitDatasize = v;
+        commitDatasize = checkCommitDatasize(v);
         return this;
+    }
+
+    /**
+     * The one rule for the commit interval, wherever it is set (CLI, daemon config, JMX): at
+     * least 1 ms. A zero interval would commit after every write and run no timer.
+     */
+    public static Duration checkCommitInterval(Duration v) {
+        if (v == null || v.compareTo(Duration.ofMillis(1)) < 0) {
+            throw new IllegalArgumentException("commit interval must be at least 1 ms, not "
+                    + (v == null ? "none" : v.toMillis() + " ms"));
+        }
+        return v;
+    }
+
+    /** The one rule for the commit data size, wherever it is set: not negative (0: commit after every write). */
+    public static long checkCommitDatasize(long v) {
+        if (v < 0) {
+            throw new IllegalArgumentException("commit data size must not be negative, not " + v);
+        }
+        return v;
     }
 
     public JournalOptions crc32c(boolean v) {

@@ -384,6 +384,7 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Changes the commit interval of the live journal (no effect without one). */
     public void setCommitInterval(java.time.Duration interval) {
+        JournalOptions.checkCommitInterval(interval);
         lock.writeLock().lock();
         try {
             journal.setCommitInterval(interval);
@@ -394,6 +395,7 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Changes the commit datasize of the live journal (no effect without one). */
     public void setCommitDatasize(long bytes) {
+        JournalOptions.checkCommitDatasize(bytes);
         lock.writeLock().lock();
         try {
             journal.setCommitDatasize(bytes);
