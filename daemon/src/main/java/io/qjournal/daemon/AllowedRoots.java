@@ -88,18 +88,6 @@ final class AllowedRoots implements PathPolicy {
         return false;
     }
 
-    /** Resolves and checks an image path (the daemon's own reads of it come before the engine's open). */
-    Path checkImage(Path path) throws IOException {
-        Path real;
-        try {
-            real = path.toRealPath();
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new IOException(path + ": No such file or directory");
-        }
-        check(real, Role.IMAGE, null);
-        return real;
-    }
-
     @Override
     public void check(Path realPath, Role role, Path referrer) throws IOException {
         if (allows(realPath)) {

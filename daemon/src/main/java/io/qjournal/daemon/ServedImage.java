@@ -62,13 +62,14 @@ public final class ServedImage extends EngineImageView implements NbdExport {
         if (j != null) {
             o.journal(j);
         }
-        // Checked before the journal probe, the first read of the file.
-        int pending = JournalProbe.committedTransactions(roots.checkImage(spec.path()));
+        // The engine asks the path policy about the image and every backing file before it reads them.
         Qcow2Image img = Qcow2Image.open(spec.path(), o);
         ServedImage s = new ServedImage(spec, img, onHealthChange, onClose);
         if (s.replayed) {
+            JournalStatus found = img.journalStatusAtOpen();
+            int pending = found.pendingTransactions();
             Log.image(spec.name(), "replayed dirty journal (" + (pending < 0 ? "?" : Integer.toString(pending))
-                    + " transactions, " + img.journalStatusAtOpen().usedBytes() + " bytes) from " + spec.path());
+                    + " transactions, " + found.usedBytes() + " bytes) from " + spec.path());
         }
         return s;
     }

@@ -12,8 +12,10 @@ package io.qjournal.qcow2;
  * @param syncedSeq last synced sequence number
  * @param committedSeq last committed sequence number in the header (may trail with durable commit)
  * @param usedBytes ring bytes holding unsynced transactions
+ * @param pendingTransactions committed transactions a replay would apply, read from a closed
+ *     journal (what an open found before replaying it); -1 for a live journal or when unknown
  */
 public record JournalStatus(boolean present, boolean valid, boolean dirty, long offset, long size, int blockSize,
-        long syncedSeq, long committedSeq, long usedBytes) {
-    public static final JournalStatus NONE = new JournalStatus(false, false, false, 0, 0, 0, 0, 0, 0);
+        long syncedSeq, long committedSeq, long usedBytes, int pendingTransactions) {
+    public static final JournalStatus NONE = new JournalStatus(false, false, false, 0, 0, 0, 0, 0, 0, 0);
 }

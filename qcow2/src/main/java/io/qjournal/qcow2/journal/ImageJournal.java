@@ -215,6 +215,7 @@ public final class ImageJournal {
             Journal j = live != null ? live : Journal.open(storage, ext.offset(), ext.size(), h.clusterBits());
             JournalHeader jh = j.header();
             long used;
+            int pending = -1;
             if (live != null) {
                 used = (j.layout().blockCount() - j.freeBlocks()) << j.layout().blockOrder();
             } else {
@@ -224,11 +225,12 @@ public final class ImageJournal {
                     blocks += 1 + t.dataBlocks();
                 }
                 used = blocks << jh.blockOrder();
+                pending = scan.committed().size();
             }
             return new JournalStatus(true, valid, dirty, ext.offset(), ext.size(), jh.blockSize(),
-                    Integer.toUnsignedLong(jh.syncedSeq()), Integer.toUnsignedLong(jh.committedSeq()), used);
+                    Integer.toUnsignedLong(jh.syncedSeq()), Integer.toUnsignedLong(jh.committedSeq()), used, pending);
         } catch (IOException | RuntimeException e) {
-            return new JournalStatus(true, valid, dirty, ext.offset(), ext.size(), 0, 0, 0, 0);
+            return new JournalStatus(true, valid, dirty, ext.offset(), ext.size(), 0, 0, 0, 0, -1);
         }
     }
 
