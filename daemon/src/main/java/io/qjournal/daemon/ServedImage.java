@@ -3,6 +3,7 @@ package io.qjournal.daemon;
 import io.qjournal.daemon.nbd.NbdError;
 import io.qjournal.daemon.nbd.NbdExport;
 import io.qjournal.jmx.EngineImageView;
+import io.qjournal.jmx.ManagedImage;
 import io.qjournal.qcow2.BlockStatus;
 import io.qjournal.qcow2.JournalOptions;
 import io.qjournal.qcow2.JournalStatus;
@@ -23,12 +24,14 @@ import java.util.function.Consumer;
  * image FAILED; from then on its clients get EIO and nothing more is written to it, while
  * every other image goes on serving.
  */
-public final class ServedImage extends EngineImageView implements NbdExport {
+public final class ServedImage implements ManagedImage, NbdExport {
     // BLOCK_STATUS answers cover at most this many extents; clients ask again for the rest.
     private static final int MAX_EXTENTS = 256;
     private static final int MAX_PAYLOAD = 32 << 20;
 
     private final ImageSpec spec;
+    private final Qcow2Image image;
+    private final EngineImageView engineState;
     private final boolean replayed;
     private final Consumer<ServedImage> onHealthChange;
     private final Closer onClose;
@@ -41,8 +44,9 @@ public final class ServedImage extends EngineImageView implements NbdExport {
 
     private ServedImage(ImageSpec spec, Qcow2Image image, Consumer<ServedImage> onHealthChange,
             Closer onClose) {
-        super(image);
         this.spec = spec;
+        this.image = image;
+        this.engineState = new EngineImageView(image, this::isClosed);
         this.onHealthChange = onHealthChange;
         this.onClose = onClose;
         JournalStatus s = image.journalStatusAtOpen();
@@ -87,7 +91,6 @@ public final class ServedImage extends EngineImageView implements NbdExport {
         return image;
     }
 
-    @Override
     public boolean isClosed() {
         return closed;
     }
@@ -320,6 +323,11 @@ public final class ServedImage extends EngineImageView implements NbdExport {
     }
 
     // ---- ManagedImage (the engine's own state comes from EngineImageView) ----
+
+    @Override
+    public EngineImageView engineState() {
+        return engineState;
+    }
 
     @Override
     public String path() {

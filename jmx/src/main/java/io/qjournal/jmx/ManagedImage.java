@@ -8,37 +8,60 @@ import java.io.IOException;
  * javax.management. Getters must be cheap and never block on disk I/O for long.
  */
 public interface ManagedImage {
+    /** What reads straight off the open engine image; the defaults below read it. */
+    EngineImageView engineState();
+
     String name();
 
     String path();
 
-    long virtualSize();
+    default long virtualSize() {
+        return engineState().virtualSize();
+    }
 
     boolean readOnly();
 
-    boolean journalEnabled();
+    default boolean journalEnabled() {
+        return engineState().journalEnabled();
+    }
 
     /** Committed or pending journal transactions not yet synced to their final places. */
-    boolean dirty();
+    default boolean dirty() {
+        return engineState().dirty();
+    }
 
-    long commitIntervalMillis();
+    default long commitIntervalMillis() {
+        return engineState().commitIntervalMillis();
+    }
 
     void setCommitIntervalMillis(long millis);
 
-    long commitDataSize();
+    default long commitDataSize() {
+        return engineState().commitDataSize();
+    }
 
     void setCommitDataSize(long bytes);
 
-    long journalSize();
+    default long journalSize() {
+        return engineState().journalSize();
+    }
 
     /** Journal bytes holding transactions not yet synced. */
-    long journalFill();
+    default long journalFill() {
+        return engineState().journalFill();
+    }
 
-    long committedSequence();
+    default long committedSequence() {
+        return engineState().committedSequence();
+    }
 
-    long syncedSequence();
+    default long syncedSequence() {
+        return engineState().syncedSequence();
+    }
 
-    int pendingTransactions();
+    default int pendingTransactions() {
+        return engineState().pendingTransactions();
+    }
 
     /** True when opening the image replayed a dirty journal (the daemon or host had crashed). */
     boolean replayedAtOpen();
@@ -54,7 +77,9 @@ public interface ManagedImage {
     long flushes();
 
     /** fdatasync/fsync calls issued on the image file. */
-    long syncs();
+    default long syncs() {
+        return engineState().syncs();
+    }
 
     /** NBD clients attached now. */
     int clients();

@@ -14,18 +14,27 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /** A ManagedImage over a real journalled Qcow2Image, standing in for the daemon's. */
-final class EngineImage extends EngineImageView {
+final class EngineImage implements ManagedImage {
     private final String name;
     private final Path path;
     private final Consumer<EngineImage> onClose;
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicLong bytesWritten = new AtomicLong();
 
+    final Qcow2Image image;
+    private final EngineImageView engineState;
+
     private EngineImage(String name, Path path, Qcow2Image image, Consumer<EngineImage> onClose) {
-        super(image);
+        this.image = image;
+        this.engineState = new EngineImageView(image, () -> false);
         this.name = name;
         this.path = path;
         this.onClose = onClose;
+    }
+
+    @Override
+    public EngineImageView engineState() {
+        return engineState;
     }
 
     static EngineImage open(String name, Path path, Consumer<EngineImage> onClose) throws IOException {
